@@ -1,0 +1,44 @@
+# GAN Foundry: every target is an entry point; long logic lives in scripts.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SPEC ?= examples/mnist-cgan.json
+RUN ?= runs/local
+
+.PHONY: help setup test test-fast lint bench train dry-run clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Make .venv and install everything the project needs
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: setup ## Run the whole test suite
+	$(BIN)/pytest
+
+test-fast: setup ## Run the tests not marked slow
+	$(BIN)/pytest -m "not slow"
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup ## Run the engine benchmarks (figures on the last line of each)
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/time_to_quality.py
+
+train: setup ## Train SPEC (a job spec file) locally into RUN
+	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)
+
+dry-run: setup ## One real training step of SPEC on fake data
+	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)-dry --dry-run
+
+clean: ## Remove run outputs and caches (keeps .venv)
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

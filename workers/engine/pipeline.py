@@ -1,0 +1,99 @@
+"""A whole job: train, then evaluate, plot and export into the run folder.
+
+Run folder: spec.json, plan.json, checkpoints/, history.json, loss.png, samples.png,
+metrics.json, generator.pt. The CLI and the Celery task both call ``run_job``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from workers.engine.data import fake_dataset
+from workers.engine.evaluation import evaluate
+from workers.engine.evaluator import get_evaluator
+from workers.engine.export import export_generator
+from workers.engine.families import Family, get_family
+from workers.engine.generation import generate
+from workers.engine.plots import image_grid, loss_plot
+from workers.engine.trainer import ProgressFn, StopFn, TrainResult, train
+from workers.spec import JobSpec
+
+GRID_COLUMNS = 10
+
+
+@dataclass
+class JobOutcome:
+    status: str  # "completed" or "stopped"
+    run_dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+def run_job(
+    spec: JobSpec,
+    run_dir: Path,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    dry_run: bool = False,
+    with_evaluation: bool = True,
+) -> JobOutcome:
+    """Train ``spec`` into ``run_dir`` and, unless stopped, write every output."""
+    family = get_family(spec.model)
+    if dry_run:  # one real step on fake data: checks the wiring, not the data
+        training = spec.training.model_copy(update={"max_steps": 1, "preflight": False})
+        spec = spec.model_copy(update={"training": training})
+    dataset = fake_dataset(family, 64, spec.training.seed) if dry_run else None
+    result = train(spec, run_dir, on_progress, should_stop, dataset=dataset)
+    if result.status != "completed":
+        return JobOutcome(result.status, run_dir)
+    evaluator = None
+    if with_evaluation and family.is_image and not dry_run:
+        evaluator = get_evaluator(result.dataset)
+    generator = result.parts.generator.eval()
+    metrics = evaluate(generator, family, result.history, result.dataset, evaluator)
+    metrics["training"] = {
+        "steps": result.steps,
+        "resumed_from": result.resumed_from,
+        "seconds": result.seconds,
+        "preflight": result.preflight,
+        "dry_run": dry_run,
+    }
+    return JobOutcome(
+        "completed", run_dir, metrics, write_outputs(run_dir, result, family, metrics, spec)
+    )
+
+
+def write_outputs(
+    run_dir: Path, result: TrainResult, family: Family, metrics: dict[str, Any], spec: JobSpec
+) -> dict[str, str]:
+    """history.json, loss.png, samples.png, metrics.json and generator.pt; returns their paths."""
+    paths = {
+        "history": run_dir / "history.json",
+        "loss_plot": run_dir / "loss.png",
+        "samples": run_dir / "samples.png",
+        "metrics": run_dir / "metrics.json",
+        "generator": run_dir / "generator.pt",
+    }
+    paths["history"].write_text(json.dumps(result.history.to_dict()) + "\n")
+    loss_plot(result.history, family.ideal_loss, family.loss.upper(), paths["loss_plot"])
+    sample_grid(result.parts.generator, family, paths["samples"])
+    paths["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+    spec_dict = spec.model_dump(mode="json")
+    export_generator(paths["generator"], result.parts.generator, family, metrics, spec_dict)
+    return {name: str(path) for name, path in paths.items()}
+
+
+def sample_grid(generator: torch.nn.Module, family: Family, path: Path) -> Path:
+    """Seeds 0..9 across; one row per class for a conditional generator, else 6 rows of seeds."""
+    if family.num_classes:
+        labels = [k for k in range(family.num_classes) for _ in range(GRID_COLUMNS)]
+        seeds = [i % GRID_COLUMNS for i in range(len(labels))]
+        return image_grid(generate(generator, seeds, labels), GRID_COLUMNS, path)
+    rows = 4 if not family.is_image else 6
+    columns = 1 if not family.is_image else GRID_COLUMNS
+    return image_grid(generate(generator, list(range(rows * columns))), columns, path)

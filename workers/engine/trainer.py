@@ -1,0 +1,286 @@
+"""The engine: one training loop for every family, in book or batched mode.
+
+``train(spec, run_dir, on_progress, should_stop)`` is a plain function: a CLI, a Celery task and a
+test all drive it the same way. It resumes from the newest checkpoint in ``run_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from workers.engine import checkpoint, preflight
+from workers.engine.data import Dataset, Split, load_dataset
+from workers.engine.families import Family, OptimizerChoice, get_family
+from workers.engine.history import LossHistory
+from workers.engine.runtime import Runtime, choose_runtime, configure_threads
+from workers.engine.steps import GanParts, StepStats, batched_step, book_step
+from workers.spec import JobSpec
+
+PROGRESS_UPDATES = 500  # about this many progress calls per run
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The spec with every default resolved: what the run really does."""
+
+    family: Family
+    mode: str
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    optimizer: OptimizerChoice
+    seed: int
+    checkpoint_every: int
+    record_every: int
+    runtime: Runtime
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.family.name,
+            "mode": self.mode,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "optimizer": asdict(self.optimizer),
+            "seed": self.seed,
+            "checkpoint_every": self.checkpoint_every,
+            "device": str(self.runtime.device),
+            "precision": self.runtime.precision,
+            "torch_threads": torch.get_num_threads(),
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # steps done
+    total_steps: int
+    d_loss: float | None
+    g_loss: float | None
+    d_real: float
+    d_fake: float
+    samples_per_s: float
+    eta_s: float
+
+
+@dataclass
+class TrainResult:
+    status: str  # "completed" or "stopped"
+    steps: int
+    resumed_from: int
+    history: LossHistory
+    plan: Plan
+    parts: GanParts
+    dataset: Dataset
+    preflight: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+ProgressFn = Callable[[Progress], None]
+StopFn = Callable[[], bool]
+
+
+def make_plan(spec: JobSpec, train_size: int) -> Plan:
+    """Resolve the family's defaults for the chosen mode."""
+    family = get_family(spec.model)
+    training = spec.training
+    book = training.mode == "book"
+    batch = 1 if book else min(training.batch_size or family.batched_batch_size, train_size)
+    if book and training.batch_size not in (None, 1):
+        raise ValueError("training.batch_size: book mode trains on one sample at a time; use 1")
+    base = family.book_optimizer if book else family.batched_optimizer
+    optimizer = OptimizerChoice(base.kind, training.lr or base.lr, base.betas)
+    epochs = training.epochs or (family.book_epochs if book else family.batched_epochs)
+    steps_per_epoch = max(1, train_size // batch)
+    total = epochs * steps_per_epoch
+    if training.max_steps is not None:
+        total = min(total, training.max_steps)
+    return Plan(
+        family=family,
+        mode=training.mode,
+        batch_size=batch,
+        epochs=math.ceil(total / steps_per_epoch),
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total,
+        optimizer=optimizer,
+        seed=training.seed,
+        checkpoint_every=training.checkpoint_every or max(100, total // 20),
+        record_every=10 if book else 1,
+        runtime=choose_runtime(training.device, training.precision, training.mode),
+    )
+
+
+def build_parts(plan: Plan) -> GanParts:
+    """Fresh networks and optimisers, seeded by the spec's seed."""
+    torch.manual_seed(plan.seed)
+    device = plan.runtime.device
+    generator = plan.family.build_generator().to(device)
+    discriminator = plan.family.build_discriminator().to(device)
+    noise = torch.Generator(device=device).manual_seed(plan.seed)
+    return GanParts(
+        family=plan.family,
+        generator=generator,
+        discriminator=discriminator,
+        g_optimizer=_optimizer(plan.optimizer, generator),
+        d_optimizer=_optimizer(plan.optimizer, discriminator),
+        scaler=torch.amp.GradScaler(device.type, enabled=plan.runtime.needs_grad_scaler),
+        runtime=plan.runtime,
+        noise=noise,
+        loss_fn=plan.family.loss_fn(),
+    )
+
+
+def _optimizer(choice: OptimizerChoice, module: torch.nn.Module) -> torch.optim.Optimizer:
+    if choice.kind == "sgd":
+        return torch.optim.SGD(module.parameters(), lr=choice.lr)
+    return torch.optim.Adam(module.parameters(), lr=choice.lr, betas=choice.betas)
+
+
+def epoch_order(plan: Plan, epoch: int, n: int) -> torch.Tensor:
+    """Index order of one epoch: the book walks the data in order; batched mode shuffles.
+
+    The permutation depends only on (seed, epoch), so a resumed run sees the same batches.
+    """
+    if plan.mode == "book":
+        return torch.arange(n)
+    rng = torch.Generator().manual_seed(plan.seed * 100_003 + epoch)
+    return torch.randperm(n, generator=rng)
+
+
+def train(
+    spec: JobSpec,
+    run_dir: Path,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    dataset: Dataset | None = None,
+) -> TrainResult:
+    """Train ``spec`` into ``run_dir``, resuming from its newest checkpoint if there is one."""
+    configure_threads()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = dataset or load_dataset(
+        spec.resolved_dataset(), get_family(spec.model), spec.training.seed
+    )
+    plan = make_plan(spec, len(data.train))
+    spec_dict = spec.model_dump(mode="json")
+    _write_json(run_dir / "spec.json", spec_dict)
+    _write_json(run_dir / "plan.json", plan.describe())
+    parts = build_parts(plan)
+    history = LossHistory(plan.record_every)
+    start, checks = 0, {}
+    found = checkpoint.latest_checkpoint(run_dir / "checkpoints")
+    if found is not None:
+        start, history = checkpoint.load_checkpoint(found, parts, spec_dict)
+    elif spec.training.preflight:
+        checks = run_preflight(parts, data.train)
+    began = time.perf_counter()
+    status = _loop(
+        plan, parts, history, data.train, start, run_dir, spec_dict, on_progress, should_stop
+    )
+    history.flush()
+    return TrainResult(
+        status=status,
+        steps=_steps_done(history, plan),
+        resumed_from=start,
+        history=history,
+        plan=plan,
+        parts=parts,
+        dataset=data,
+        preflight=checks,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def run_preflight(parts: GanParts, data: Split) -> dict[str, Any]:
+    return {
+        "discriminator": preflight.check_discriminator_learns(parts, data),
+        "generator": preflight.check_generator_output(parts),
+    }
+
+
+def _steps_done(history: LossHistory, plan: Plan) -> int:
+    return history.g_calls  # one G update per step, in both modes
+
+
+def _loop(
+    plan: Plan,
+    parts: GanParts,
+    history: LossHistory,
+    data: Split,
+    start: int,
+    run_dir: Path,
+    spec_dict: dict[str, Any],
+    on_progress: ProgressFn | None,
+    should_stop: StopFn | None,
+) -> str:
+    device = plan.runtime.device
+    images = data.images.to(device)
+    labels = data.labels.to(device) if data.labels is not None and plan.family.num_classes else None
+    step_fn = book_step if plan.mode == "book" else batched_step
+    every = max(1, plan.total_steps // PROGRESS_UPDATES)
+    clock = _Clock(start)
+    order, order_epoch = torch.empty(0), -1
+    parts.generator.train()
+    parts.discriminator.train()
+    for step in range(start, plan.total_steps):
+        if should_stop is not None and should_stop():
+            checkpoint.save_checkpoint(run_dir / "checkpoints", parts, history, step, spec_dict)
+            return "stopped"
+        epoch, index = divmod(step, plan.steps_per_epoch)
+        if epoch != order_epoch:
+            order, order_epoch = epoch_order(plan, epoch, len(data)).to(device), epoch
+        batch = order[index * plan.batch_size : (index + 1) * plan.batch_size]
+        stats = step_fn(parts, history, images[batch], None if labels is None else labels[batch])
+        done = step + 1
+        if done % plan.checkpoint_every == 0 or done == plan.total_steps:
+            checkpoint.save_checkpoint(run_dir / "checkpoints", parts, history, done, spec_dict)
+        if on_progress is not None and (done % every == 0 or done == plan.total_steps):
+            on_progress(_progress(plan, history, stats, done, clock))
+    return "completed"
+
+
+class _Clock:
+    """Samples/s and ETA since this process started (or resumed) training."""
+
+    def __init__(self, start_step: int) -> None:
+        self.start_step = start_step
+        self.started = time.perf_counter()
+
+    def rates(self, done: int, total: int, batch: int) -> tuple[float, float]:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        steps_per_s = (done - self.start_step) / elapsed
+        eta = (total - done) / steps_per_s if steps_per_s > 0 else float("inf")
+        return steps_per_s * batch, eta
+
+
+def _progress(
+    plan: Plan, history: LossHistory, stats: StepStats, done: int, clock: _Clock
+) -> Progress:
+    history.flush()
+    samples_per_s, eta = clock.rates(done, plan.total_steps, plan.batch_size)
+    return Progress(
+        epoch=min(plan.epochs, (done - 1) // plan.steps_per_epoch + 1),
+        epochs=plan.epochs,
+        step=done,
+        total_steps=plan.total_steps,
+        d_loss=history.d_loss[-1] if history.d_loss else None,
+        g_loss=history.g_loss[-1] if history.g_loss else None,
+        d_real=float(stats.d_real),
+        d_fake=float(stats.d_fake),
+        samples_per_s=samples_per_s,
+        eta_s=eta,
+    )
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -1,0 +1,134 @@
+"""The job spec: what a user asks to train. Imports only pydantic, so the gateway can share it.
+
+Every field is bounded; unknown fields are refused. Values left out (``None``) are filled in
+by the engine from the family's tuned defaults, and the resolved values are written beside
+the outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Family = Literal["pattern-1010", "mnist-gan-v1", "mnist-gan", "mnist-cgan"]
+FAMILIES: tuple[str, ...] = ("pattern-1010", "mnist-gan-v1", "mnist-gan", "mnist-cgan")
+MNIST_FAMILIES: tuple[str, ...] = ("mnist-gan-v1", "mnist-gan", "mnist-cgan")
+
+BUILTIN_SOURCES: tuple[str, ...] = ("builtin:mnist-sample", "builtin:pattern-1010")
+SOURCE_PATTERN = re.compile(r"^(builtin:[a-z0-9-]+|csv:.+|idx:.+)$")
+SERVE_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    """Where the real data comes from."""
+
+    source: str = Field(
+        default="builtin:mnist-sample",
+        max_length=1024,
+        description=(
+            "'builtin:mnist-sample' (5,000 real digits shipped offline), 'builtin:pattern-1010', "
+            "'csv:<path to mnist_train.csv>' (the book's format) or "
+            "'idx:<folder with train-images-idx3-ubyte>' (torchvision's MNIST layout)."
+        ),
+    )
+    test_source: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Held-out data for evaluation, same forms as 'source'. Default: the source's "
+        "own test split (builtin, idx) or the last 10% of a CSV.",
+    )
+    limit: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Use only the first N training rows."
+    )
+
+    @field_validator("source", "test_source")
+    @classmethod
+    def _known_source(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "\x00" in value or not SOURCE_PATTERN.match(value):
+            raise ValueError(
+                "must be 'builtin:mnist-sample', 'builtin:pattern-1010', 'csv:<path>' or "
+                "'idx:<folder>'"
+            )
+        if value.startswith("builtin:") and value not in BUILTIN_SOURCES:
+            raise ValueError(
+                f"unknown built-in dataset; choose one of {', '.join(BUILTIN_SOURCES)}"
+            )
+        return value
+
+
+class TrainingSpec(_Strict):
+    """How to train. ``None`` means: the family's default for the chosen mode."""
+
+    mode: Literal["book", "batched"] = Field(
+        default="batched",
+        description="'book': batch 1, index order, the book's loop. 'batched': shuffled "
+        "mini-batches with tuned defaults.",
+    )
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+    max_steps: int | None = Field(
+        default=None, ge=1, le=100_000_000, description="Stop after this many steps."
+    )
+    batch_size: int | None = Field(default=None, ge=1, le=8192)
+    lr: float | None = Field(default=None, gt=0, le=1.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    checkpoint_every: int | None = Field(default=None, ge=1, le=100_000_000)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto",
+        description="'auto': bf16 autocast in batched mode on CUDA and on CPUs with bf16 "
+        "support, fp32 otherwise.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    preflight: bool = Field(
+        default=True, description="Run the book's checks (D alone, G's output) first."
+    )
+
+
+class JobSpec(_Strict):
+    """One training job."""
+
+    model: Family = Field(description="The GAN family to train.")
+    dataset: DatasetSpec | None = Field(
+        default=None, description="Default: the family's built-in data."
+    )
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    serve_as: str | None = Field(
+        default=None,
+        pattern=SERVE_NAME_PATTERN,
+        description="Name to serve the generator under (lower case, digits, '-').",
+    )
+
+    @model_validator(mode="after")
+    def _dataset_fits_model(self) -> JobSpec:
+        source = self.resolved_dataset().source
+        if self.model == "pattern-1010" and source != "builtin:pattern-1010":
+            raise ValueError("model 'pattern-1010' trains on dataset 'builtin:pattern-1010' only")
+        if self.model in MNIST_FAMILIES and source == "builtin:pattern-1010":
+            raise ValueError(f"model '{self.model}' needs an MNIST dataset, not the 1010 pattern")
+        return self
+
+    def resolved_dataset(self) -> DatasetSpec:
+        """The dataset, with the family's default filled in."""
+        if self.dataset is not None:
+            return self.dataset
+        default = "builtin:pattern-1010" if self.model == "pattern-1010" else "builtin:mnist-sample"
+        return DatasetSpec(source=default)
+
+
+def field_errors(error: Exception) -> dict[str, str]:
+    """Map a pydantic ValidationError to ``{"training.lr": "message"}`` for users."""
+    errors = getattr(error, "errors", None)
+    if errors is None:
+        return {"": str(error)}
+    out: dict[str, str] = {}
+    for item in errors():
+        where = ".".join(str(part) for part in item.get("loc", ())) or "spec"
+        out[where] = item.get("msg", "invalid")
+    return out
