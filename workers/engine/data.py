@@ -107,7 +107,7 @@ def pattern_1010_dataset(seed: int) -> Dataset:
 
 # ---- MNIST in the book's CSV format ---------------------------------------------------------
 
-_NUMPY_ROW = re.compile(r"at row (\d+)")
+_NUMPY_ROW = re.compile(r"at row (\d+), column (\d+)")
 
 
 def read_mnist_csv(path: Path, label_first: bool = True) -> Split:
@@ -123,9 +123,9 @@ def read_mnist_csv(path: Path, label_first: bool = True) -> Split:
     try:
         table = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)  # (N, 785)
     except ValueError as error:
-        match = _NUMPY_ROW.search(str(error))
-        where = f", line {int(match.group(1))}" if match else ""
-        raise DataError(f"{path}{where}: not a number ({error})") from None
+        match = _NUMPY_ROW.search(str(error))  # numpy counts rows from 0
+        where = f", line {int(match[1]) + 1}, column {match[2]}" if match else ""
+        raise DataError(f"{path}{where}: a value is not a number ({error})") from None
     labels = table[:, 0] if label_first else table[:, -1]
     pixels = table[:, 1:] if label_first else table[:, :-1]
     _check_values(path, pixels, 0, 255, "pixel value", "0-255")

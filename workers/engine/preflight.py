@@ -25,12 +25,15 @@ def check_discriminator_learns(parts: GanParts, data: Split) -> dict[str, float]
 
     Fails when D cannot tell them apart: the data is likely not what the model expects.
     """
+    held_out = max(1, min(256, len(data) // 5))
+    train_part = _subset(data, 0, max(1, len(data) - held_out))
+    judge_part = _subset(data, max(0, len(data) - held_out), len(data))
     discriminator = copy.deepcopy(parts.discriminator).train()
     optimizer = torch.optim.Adam(discriminator.parameters(), lr=D_CHECK_LR)
     rng = torch.Generator().manual_seed(0)
     device = parts.runtime.device
     for _ in range(D_CHECK_STEPS):
-        real, labels = _random_batch(parts, data, rng)
+        real, labels = _random_batch(parts, train_part, rng)
         noise = torch.rand(real.shape, generator=rng).to(device)
         scores = discriminator(torch.cat([real, noise]), _twice(labels))
         targets = torch.cat([torch.ones(len(real), 1), torch.zeros(len(real), 1)]).to(device)
@@ -40,7 +43,7 @@ def check_discriminator_learns(parts: GanParts, data: Split) -> dict[str, float]
         optimizer.step()
     discriminator.eval()
     with torch.no_grad():
-        real, labels = _random_batch(parts, data, rng, size=256)
+        real, labels = _random_batch(parts, judge_part, rng, size=256)  # unseen real samples
         d_real = float(discriminator(real, labels).mean())
         d_noise = float(
             discriminator(torch.rand(real.shape, generator=rng).to(device), labels).mean()
@@ -83,6 +86,10 @@ def _random_batch(
     conditional = parts.family.num_classes > 0 and data.labels is not None
     labels = data.labels[index].to(device) if conditional else None  # type: ignore[index]
     return data.images[index].to(device), labels
+
+
+def _subset(data: Split, start: int, stop: int) -> Split:
+    return Split(data.images[start:stop], None if data.labels is None else data.labels[start:stop])
 
 
 def _twice(labels: torch.Tensor | None) -> torch.Tensor | None:

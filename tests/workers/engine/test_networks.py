@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workers.engine.classifiers import (
+    EvaluatorCNN,
+    book_classifier_cnn,
+    book_classifier_mlp_layernorm,
+    book_classifier_mlp_sigmoid,
+)
+from workers.engine.families import FAMILIES, get_family
+from workers.engine.history import LossHistory
+from workers.engine.runtime import Runtime
+from workers.engine.steps import batched_step, book_step
+from workers.engine.trainer import build_parts, make_plan
+from workers.spec import JobSpec
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(
+    ("family", "d_params", "g_params"),
+    [
+        ("pattern-1010", 4 * 3 + 3 + 3 + 1, 1 * 3 + 3 + 3 * 4 + 4),
+        ("mnist-gan-v1", 784 * 200 + 200 + 200 + 1, 200 + 200 + 200 * 784 + 784),
+        ("mnist-gan", 157_601, 178_184),  # the book's counts
+        ("mnist-cgan", 159_601, 180_184),
+    ],
+)
+def test_parameter_counts_equal_the_book(family: str, d_params: int, g_params: int) -> None:
+    spec = get_family(family)
+    assert count(spec.build_discriminator()) == d_params
+    assert count(spec.build_generator()) == g_params
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_generator_tells_its_shape_and_works_in_eval(family: str) -> None:
+    spec = get_family(family)
+    generator = spec.build_generator().eval()
+    assert generator.z_dim == spec.z_dim
+    assert generator.num_classes == spec.num_classes
+    assert list(generator.output_shape) == spec.sample_shape
+    z = torch.randn(5, spec.z_dim)
+    labels = torch.arange(5) if spec.num_classes else None
+    with torch.no_grad():
+        first, second = generator(z, labels), generator(z, labels)
+    assert first.shape == (5, *spec.sample_shape)
+    assert torch.equal(first, second)  # eval() is deterministic: no train() override
+    assert float(first.min()) >= 0 and float(first.max()) <= 1
+    with torch.no_grad():
+        scores = spec.build_discriminator().eval()(first, labels)
+    assert scores.shape == (5, 1)
+
+
+def test_conditional_networks_demand_labels_and_unconditional_refuse_them() -> None:
+    cgan, gan = (
+        get_family("mnist-cgan").build_generator(),
+        get_family("mnist-gan").build_generator(),
+    )
+    with pytest.raises(ValueError, match="conditional"):
+        cgan(torch.randn(2, 100))
+    with pytest.raises(ValueError, match="unconditional"):
+        gan(torch.randn(2, 100), torch.tensor([1, 2]))
+
+
+def test_label_changes_the_conditional_output() -> None:
+    generator = get_family("mnist-cgan").build_generator().eval()
+    z = torch.randn(1, 100).repeat(2, 1)
+    images = generator(z, torch.tensor([3, 7]))
+    assert not torch.allclose(images[0], images[1])
+
+
+@pytest.mark.parametrize(
+    ("build", "params"),
+    [
+        (book_classifier_mlp_sigmoid, 784 * 200 + 200 + 200 * 10 + 10),
+        (book_classifier_mlp_layernorm, 784 * 200 + 200 + 400 + 200 * 10 + 10),
+        (book_classifier_cnn, 10 * 25 + 10 + 20 + 10 * 10 * 9 + 10 + 20 + 250 * 10 + 10),
+    ],
+)
+def test_book_classifiers(build, params: int) -> None:  # type: ignore[no-untyped-def]
+    model = build().eval()
+    assert count(model) == params
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_evaluator_features_and_logits() -> None:
+    model = EvaluatorCNN().eval()
+    images = torch.rand(4, 1, 28, 28)
+    assert model.embed(images).shape == (4, EvaluatorCNN.feature_dim)
+    assert model(images).shape == (4, 10)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("mode", ["book", "batched"])
+def test_one_discriminator_and_one_generator_step_are_finite(family: str, mode: str) -> None:
+    spec = JobSpec(model=family, training={"mode": mode, "precision": "fp32", "device": "cpu"})
+    family_spec = get_family(family)
+    batch = 1 if mode == "book" else 8
+    plan = make_plan(spec, 64)
+    parts = build_parts(plan)
+    assert parts.runtime == Runtime(torch.device("cpu"), None)
+    before = {name: p.clone() for name, p in parts.generator.named_parameters()}
+    history = LossHistory(record_every=1)
+    real = torch.rand(batch, *family_spec.sample_shape)
+    labels = torch.randint(0, 10, (batch,)) if family_spec.num_classes else None
+    step = book_step if mode == "book" else batched_step
+    stats = step(parts, history, real, labels)
+    history.flush()
+    assert history.g_calls == 1 and history.d_calls == (2 if mode == "book" else 1)
+    assert all(torch.isfinite(torch.tensor(v)) for v in history.d_loss + history.g_loss)
+    assert 0 <= float(stats.d_real) <= 1 and 0 <= float(stats.d_fake) <= 1
+    changed = any(not torch.equal(before[n], p) for n, p in parts.generator.named_parameters())
+    assert changed, "the generator step must update G"
+    assert all(p.requires_grad for p in parts.discriminator.parameters())

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from workers.engine import preflight
+from workers.engine.checkpoint import CheckpointError, latest_checkpoint
+from workers.engine.data import fake_dataset
+from workers.engine.families import get_family
+from workers.engine.generation import generate
+from workers.engine.trainer import Progress, build_parts, epoch_order, make_plan, train
+from workers.spec import JobSpec
+
+SMALL_CGAN = {
+    "model": "mnist-cgan",
+    "dataset": {"source": "builtin:mnist-sample", "limit": 512},
+    "training": {"batch_size": 64, "epochs": 5, "checkpoint_every": 10, "seed": 7},
+}
+
+
+def test_book_mode_reproduces_the_1010_notebook(tmp_path: Path) -> None:
+    result = train(JobSpec(model="pattern-1010", training={"mode": "book"}), tmp_path)
+    assert result.status == "completed" and result.steps == 10_000
+    assert result.plan.batch_size == 1 and result.plan.optimizer.kind == "sgd"
+    output = generate(result.parts.generator.eval(), [0])[0].tolist()
+    # the book ends near [0.94, 0.05, 0.94, 0.05]
+    assert output[0] > 0.8 and output[2] > 0.8, output
+    assert output[1] < 0.2 and output[3] < 0.2, output
+    # recorded as the book does: every 10th call; D is called twice per sample
+    assert len(result.history.d_loss) == 2000 and len(result.history.g_loss) == 1000
+
+
+def test_book_mode_walks_in_index_order_and_batched_mode_shuffles_per_epoch() -> None:
+    book = make_plan(JobSpec(model="mnist-gan", training={"mode": "book"}), 10)
+    assert epoch_order(book, 0, 10).tolist() == list(range(10))
+    batched = make_plan(JobSpec(model="mnist-gan", training={"seed": 1}), 1000)
+    first, again = epoch_order(batched, 0, 1000), epoch_order(batched, 0, 1000)
+    assert torch.equal(first, again) and sorted(first.tolist()) == list(range(1000))
+    assert not torch.equal(first, epoch_order(batched, 1, 1000))
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN)
+    whole = train(spec, tmp_path / "whole")
+
+    calls = {"n": 0}
+
+    def stop_at_23() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 23
+
+    first = train(spec, tmp_path / "split", should_stop=stop_at_23)
+    assert first.status == "stopped" and first.steps == 23
+    assert latest_checkpoint(tmp_path / "split" / "checkpoints").name == "step-0000000023.pt"
+    second = train(spec, tmp_path / "split")
+    assert second.status == "completed" and second.resumed_from == 23
+    assert second.steps == whole.steps == 40
+    assert second.history.d_loss == whole.history.d_loss
+    assert second.history.g_loss == whole.history.g_loss
+    for (name, a), (_, b) in zip(
+        whole.parts.generator.state_dict().items(),
+        second.parts.generator.state_dict().items(),
+        strict=True,
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_a_finished_run_resumes_to_nothing(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 3, "batch_size": 64}})
+    train(spec, tmp_path)
+    again = train(spec, tmp_path)
+    assert again.resumed_from == 3 and again.steps == 3
+
+
+def test_a_checkpoint_of_another_spec_is_refused(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 2, "batch_size": 64}})
+    train(spec, tmp_path)
+    other = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 2, "lr": 0.01}})
+    with pytest.raises(CheckpointError, match="different job spec"):
+        train(other, tmp_path)
+
+
+def test_progress_reports_every_field(tmp_path: Path) -> None:
+    updates: list[Progress] = []
+    spec = JobSpec.model_validate(SMALL_CGAN)
+    train(spec, tmp_path, on_progress=updates.append)
+    assert updates, "no progress was reported"
+    steps = [u.step for u in updates]
+    assert steps == sorted(steps) and steps[-1] == 40
+    last = updates[-1]
+    assert last.total_steps == 40 and last.epoch == last.epochs == 5
+    assert last.d_loss is not None and last.g_loss is not None
+    assert 0 <= last.d_real <= 1 and 0 <= last.d_fake <= 1
+    assert last.samples_per_s > 0 and last.eta_s == 0
+
+
+def test_stop_is_checked_every_step(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN)
+    result = train(spec, tmp_path, should_stop=lambda: True)
+    assert result.status == "stopped" and result.steps == 0
+
+
+def test_plan_is_written_beside_the_outputs(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 1, "precision": "fp32"}})
+    train(spec, tmp_path)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["precision"] == "fp32" and plan["device"] == "cpu" and plan["total_steps"] == 1
+    assert json.loads((tmp_path / "spec.json").read_text())["model"] == "mnist-cgan"
+
+
+def test_book_mode_refuses_a_batch_size(tmp_path: Path) -> None:
+    spec = JobSpec(model="mnist-gan", training={"mode": "book", "batch_size": 32})
+    with pytest.raises(ValueError, match="book mode"):
+        train(spec, tmp_path)
+
+
+def test_preflight_stops_a_job_whose_data_is_noise(tmp_path: Path) -> None:
+    spec = JobSpec(model="mnist-gan", training={"max_steps": 5})
+    noise = fake_dataset(get_family("mnist-gan"), 256)
+    with pytest.raises(
+        preflight.PreflightError, match="could not tell real data from uniform noise"
+    ):
+        train(spec, tmp_path, dataset=noise)
+    assert latest_checkpoint(tmp_path / "checkpoints") is None
+
+
+def test_preflight_refuses_a_generator_of_the_wrong_shape(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    family = get_family("mnist-gan")
+    monkeypatch.setattr(
+        type(family), "sample_shape", property(lambda self: [1, 14, 14]), raising=False
+    )
+    spec = JobSpec(model="mnist-gan", training={"max_steps": 1})
+    parts = build_parts(make_plan(spec, 10))
+    with pytest.raises(preflight.PreflightError, match="expected"):
+        preflight.check_generator_output(parts)
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    spec = JobSpec(model="mnist-gan", training={"device": "cuda", "max_steps": 1})
+    with pytest.raises(ValueError, match="no CUDA device"):
+        train(spec, tmp_path)
