@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -78,7 +80,7 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(metrics: dict) -> str:
+def _summary(metrics: dict[str, Any]) -> str:
     parts = []
     if "conditional" in metrics:
         parts.append(f"class accuracy {metrics['conditional']['mean_accuracy']:.1%}")
@@ -160,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(limit: int):  # type: ignore[no-untyped-def]
+def _positive(limit: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if not 1 <= value <= limit:

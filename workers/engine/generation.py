@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-try:  # inside a TorchServe archive the modules lie side by side, outside any package
-    from workers.engine.networks import build, latents
-except ImportError:  # pragma: no cover - exercised in the serving container
-    from networks import build, latents  # type: ignore[import-not-found,no-redef]
+if __package__:
+    from .networks import build, latents
+else:  # inside a TorchServe archive the modules lie side by side, outside any package
+    from networks import build, latents  # type: ignore[no-redef]
 
 ARTIFACT_FORMAT = 1
 
@@ -72,7 +72,8 @@ def generate_from_latents(
 
 def seed_latents(generator: nn.Module, seeds: list[int]) -> torch.Tensor:
     """One latent per seed (B, z_dim), from the generator's own latent kind."""
-    return latents(seeds, int(generator.z_dim), str(generator.latent))
+    z_dim, kind = cast(int, generator.z_dim), cast(str, generator.latent)
+    return latents(seeds, z_dim, kind)
 
 
 def generate(

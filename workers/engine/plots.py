@@ -51,6 +51,8 @@ def image_grid(images: torch.Tensor, columns: int, path: Path, scale: int = 2) -
     pixels = (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     picture = Image.fromarray(pixels)
     if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        picture = picture.resize(
+            (picture.width * scale, picture.height * scale), Image.Resampling.NEAREST
+        )
     picture.save(path)
     return path

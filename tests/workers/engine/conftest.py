@@ -19,7 +19,7 @@ def mnist_sample():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def trained_cgan(tmp_path_factory: pytest.TempPathFactory) -> JobOutcome:
     """A short, seeded batched run of mnist-cgan on the built-in digits, fully evaluated."""
-    spec = JobSpec(model="mnist-cgan", training={"epochs": 40, "seed": 0})
+    spec = JobSpec(model="mnist-cgan", training={"epochs": 60, "seed": 0})
     return run_job(spec, tmp_path_factory.mktemp("cgan"))
 
 

@@ -108,7 +108,7 @@ def test_missing_and_empty_csv(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="empty"):
         read_mnist_csv(tmp_path / "empty.csv")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(DataError, match="binary.csv"):
+    with pytest.raises(DataError, match=r"binary\.csv"):
         read_mnist_csv(tmp_path / "binary.csv")
 
 
