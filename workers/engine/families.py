@@ -142,7 +142,7 @@ FAMILIES: dict[str, Family] = {
         book_optimizer=OptimizerChoice("adam", 1e-4),
         book_epochs=4,
         batched_optimizer=OptimizerChoice("adam", 1e-3, (0.5, 0.999)),
-        batched_batch_size=256,
+        batched_batch_size=512,
         batched_epochs=60,
     ),
     "mnist-cgan": Family(

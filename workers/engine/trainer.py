@@ -142,9 +142,10 @@ def build_parts(plan: Plan) -> GanParts:
 
 
 def _optimizer(choice: OptimizerChoice, module: torch.nn.Module) -> torch.optim.Optimizer:
+    # foreach: one call over all tensors instead of one per tensor (the CPU default is off)
     if choice.kind == "sgd":
-        return torch.optim.SGD(module.parameters(), lr=choice.lr)
-    return torch.optim.Adam(module.parameters(), lr=choice.lr, betas=choice.betas)
+        return torch.optim.SGD(module.parameters(), lr=choice.lr, foreach=True)
+    return torch.optim.Adam(module.parameters(), lr=choice.lr, betas=choice.betas, foreach=True)
 
 
 def epoch_order(plan: Plan, epoch: int, n: int) -> torch.Tensor:
@@ -158,19 +159,26 @@ def epoch_order(plan: Plan, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=rng)
 
 
-def train(
-    spec: JobSpec,
-    run_dir: Path,
-    on_progress: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-    dataset: Dataset | None = None,
-) -> TrainResult:
-    """Train ``spec`` into ``run_dir``, resuming from its newest checkpoint if there is one."""
+@dataclass
+class Session:
+    """A run ready to train: plan, networks and history, restored from a checkpoint if any."""
+
+    run_dir: Path
+    spec_dict: dict[str, Any]
+    plan: Plan
+    parts: GanParts
+    history: LossHistory
+    dataset: Dataset
+    start: int
+    preflight: dict[str, Any]
+
+
+def prepare(spec: JobSpec, run_dir: Path, dataset: Dataset | None = None) -> Session:
+    """Load data, resolve the plan, build the networks; resume or run the pre-flight checks."""
     configure_threads()
     run_dir.mkdir(parents=True, exist_ok=True)
-    data = dataset or load_dataset(
-        spec.resolved_dataset(), get_family(spec.model), spec.training.seed
-    )
+    family = get_family(spec.model)
+    data = dataset or load_dataset(spec.resolved_dataset(), family, spec.training.seed)
     plan = make_plan(spec, len(data.train))
     spec_dict = spec.model_dump(mode="json")
     _write_json(run_dir / "spec.json", spec_dict)
@@ -183,20 +191,36 @@ def train(
         start, history = checkpoint.load_checkpoint(found, parts, spec_dict)
     elif spec.training.preflight:
         checks = run_preflight(parts, data.train)
+    return Session(run_dir, spec_dict, plan, parts, history, data, start, checks)
+
+
+def train(
+    spec: JobSpec,
+    run_dir: Path,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    dataset: Dataset | None = None,
+) -> TrainResult:
+    """Train ``spec`` into ``run_dir``, resuming from its newest checkpoint if there is one."""
+    return run(prepare(spec, run_dir, dataset), on_progress, should_stop)
+
+
+def run(
+    session: Session, on_progress: ProgressFn | None = None, should_stop: StopFn | None = None
+) -> TrainResult:
+    """Train a prepared session to its last step, or until ``should_stop`` says so."""
     began = time.perf_counter()
-    status = _loop(
-        plan, parts, history, data.train, start, run_dir, spec_dict, on_progress, should_stop
-    )
-    history.flush()
+    status = _loop(session, on_progress, should_stop)
+    session.history.flush()
     return TrainResult(
         status=status,
-        steps=_steps_done(history, plan),
-        resumed_from=start,
-        history=history,
-        plan=plan,
-        parts=parts,
-        dataset=data,
-        preflight=checks,
+        steps=session.history.g_calls,  # one G update per step, in both modes
+        resumed_from=session.start,
+        history=session.history,
+        plan=session.plan,
+        parts=session.parts,
+        dataset=session.dataset,
+        preflight=session.preflight,
         seconds=time.perf_counter() - began,
     )
 
@@ -208,33 +232,20 @@ def run_preflight(parts: GanParts, data: Split) -> dict[str, Any]:
     }
 
 
-def _steps_done(history: LossHistory, plan: Plan) -> int:
-    return history.g_calls  # one G update per step, in both modes
-
-
-def _loop(
-    plan: Plan,
-    parts: GanParts,
-    history: LossHistory,
-    data: Split,
-    start: int,
-    run_dir: Path,
-    spec_dict: dict[str, Any],
-    on_progress: ProgressFn | None,
-    should_stop: StopFn | None,
-) -> str:
+def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn | None) -> str:
+    plan, parts, history, data = session.plan, session.parts, session.history, session.dataset.train
     device = plan.runtime.device
     images = data.images.to(device)
     labels = data.labels.to(device) if data.labels is not None and plan.family.num_classes else None
     step_fn = book_step if plan.mode == "book" else batched_step
     every = max(1, plan.total_steps // PROGRESS_UPDATES)
-    clock = _Clock(start)
+    clock = _Clock(session.start)
     order, order_epoch = torch.empty(0), -1
     parts.generator.train()
     parts.discriminator.train()
-    for step in range(start, plan.total_steps):
+    for step in range(session.start, plan.total_steps):
         if should_stop is not None and should_stop():
-            checkpoint.save_checkpoint(run_dir / "checkpoints", parts, history, step, spec_dict)
+            _save(session, step)
             return "stopped"
         epoch, index = divmod(step, plan.steps_per_epoch)
         if epoch != order_epoch:
@@ -243,10 +254,15 @@ def _loop(
         stats = step_fn(parts, history, images[batch], None if labels is None else labels[batch])
         done = step + 1
         if done % plan.checkpoint_every == 0 or done == plan.total_steps:
-            checkpoint.save_checkpoint(run_dir / "checkpoints", parts, history, done, spec_dict)
+            _save(session, done)
         if on_progress is not None and (done % every == 0 or done == plan.total_steps):
             on_progress(_progress(plan, history, stats, done, clock))
     return "completed"
+
+
+def _save(session: Session, step: int) -> None:
+    folder = session.run_dir / "checkpoints"
+    checkpoint.save_checkpoint(folder, session.parts, session.history, step, session.spec_dict)
 
 
 class _Clock:
