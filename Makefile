@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 
-.PHONY: help setup test test-fast lint bench train dry-run clean
+.PHONY: help demo setup test lint bench train dry-run clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+demo: setup ## Train the conditional MNIST GAN on the built-in digits; writes runs/demo/samples.png
+	$(BIN)/ganfoundry-train run examples/mnist-cgan.json --out runs/demo
 
 setup: $(STAMP) ## Make .venv and install everything the project needs
 
@@ -21,9 +24,6 @@ $(STAMP): pyproject.toml
 
 test: setup ## Run the whole test suite
 	$(BIN)/pytest
-
-test-fast: setup ## Run the tests not marked slow
-	$(BIN)/pytest -m "not slow"
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
@@ -26,7 +27,14 @@ def loss_plot(history: LossHistory, ideal: float, loss_name: str, path: Path) ->
         (axes[1], history.g_loss, "generator", "tab:orange"),
     ):
         calls = [history.record_every * (i + 1) for i in range(len(values))]
-        axis.plot(calls, values, ".", alpha=0.1, color=colour, markersize=3)
+        dense = len(values) > 2000  # the book's alpha 0.1 suits its long histories
+        axis.plot(calls, values, ".", alpha=0.1 if dense else 0.4, color=colour, markersize=3)
+        if len(values) >= 50:
+            window = len(values) // 50
+            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+            axis.plot(
+                calls[window - 1 :], smooth, color=colour, linewidth=1.5, label="running mean"
+            )
         axis.axhline(ideal, color="black", linestyle="--", linewidth=1, label=f"ideal {ideal:.3f}")
         axis.set_title(f"{name} loss ({loss_name})")
         axis.set_xlabel("training calls")

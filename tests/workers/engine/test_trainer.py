@@ -144,3 +144,12 @@ def test_cuda_request_without_cuda_is_a_clear_error(tmp_path: Path) -> None:
     spec = JobSpec(model="mnist-gan", training={"device": "cuda", "max_steps": 1})
     with pytest.raises(ValueError, match="no CUDA device"):
         train(spec, tmp_path)
+
+
+def test_fp16_trains_with_a_gradient_scaler(tmp_path: Path) -> None:
+    """The CUDA fallback for GPUs without bf16, exercised on the CPU."""
+    training = {"precision": "fp16", "max_steps": 4, "batch_size": 32, "preflight": False}
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": training})
+    result = train(spec, tmp_path)
+    assert result.plan.runtime.precision == "fp16" and result.parts.scaler.is_enabled()
+    assert all(torch.isfinite(torch.tensor(result.history.d_loss + result.history.g_loss)))
