@@ -96,6 +96,22 @@ def seed_arithmetic(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
     return torch.stack([z_a, z_b, z_a + z_b, z_a - z_b])
 
 
+def grid(
+    images: torch.Tensor, columns: int, padding: int = 2, pad_value: float = 0.5
+) -> torch.Tensor:
+    """Tile images (N, C, H, W) into one image (C, rows*(H+p)+p, columns*(W+p)+p)."""
+    count, channels, height, width = images.shape
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    cell_h, cell_w = height + padding, width + padding
+    canvas = torch.full((channels, rows * cell_h + padding, columns * cell_w + padding), pad_value)
+    for index in range(count):
+        top = (index // columns) * cell_h + padding
+        left = (index % columns) * cell_w + padding
+        canvas[:, top : top + height, left : left + width] = images[index]
+    return canvas
+
+
 def to_png(image: torch.Tensor) -> bytes:
     """One image (C, H, W) or (H, W) in [0, 1], or a 1-d vector drawn as a strip, as PNG bytes."""
     from PIL import Image  # imported here: only PNG callers need pillow

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
 
+from workers.engine.generation import grid
 from workers.engine.history import LossHistory
 
 CELL = 64  # pixels per value when a 1010 sample is drawn as a strip of cells
@@ -55,9 +55,9 @@ def image_grid(images: torch.Tensor, columns: int, path: Path, scale: int = 2) -
     if images.dim() == 2:  # (N, 4) → (N, 1, CELL, 4*CELL) strips
         images = images.repeat_interleave(CELL, dim=1).unsqueeze(1).repeat(1, CELL, 1).unsqueeze(1)
         scale = 1
-    grid = make_grid(images.float().clamp(0, 1), nrow=columns, padding=2, pad_value=0.5)
-    pixels = (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-    picture = Image.fromarray(pixels)
+    tiled = grid(images.float().clamp(0, 1), columns)  # (C, H, W)
+    pixels = (tiled.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
     if scale > 1:
         picture = picture.resize(
             (picture.width * scale, picture.height * scale), Image.Resampling.NEAREST

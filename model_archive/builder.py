@@ -1,0 +1,123 @@
+"""Build a TorchServe archive (.mar) from a ``generator.pt``: handler, modules, weights, config."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+import model_archive.handler as handler_module
+import model_archive.image_requests as requests_module
+import workers.engine.generation as generation_module
+import workers.engine.networks as networks_module
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+VERSION_PATTERN = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$")
+PACKED_MODULES = (requests_module, networks_module, generation_module)
+
+
+class ArchiveError(ValueError):
+    """The archive cannot be built; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """TorchServe's per-model settings, written as the archive's model-config.yaml."""
+
+    batch_size: int = 16
+    max_batch_delay_ms: int = 5
+    min_workers: int = 1
+    max_workers: int = 1
+    response_timeout_s: int = 60
+    max_images: int = 256  # the largest n one request may ask for
+
+    def to_yaml(self) -> str:
+        return (
+            f"minWorkers: {self.min_workers}\n"
+            f"maxWorkers: {self.max_workers}\n"
+            f"batchSize: {self.batch_size}\n"
+            f"maxBatchDelay: {self.max_batch_delay_ms}\n"
+            f"responseTimeout: {self.response_timeout_s}\n"
+            "handler:\n"
+            f"  max_images: {self.max_images}\n"
+        )
+
+
+def archive_file_name(name: str, version: str) -> str:
+    """Versions of one name sit side by side in the model store."""
+    return f"{name}.v{version}.mar"
+
+
+def build_archive(
+    generator_path: Path,
+    name: str,
+    version: str,
+    export_dir: Path,
+    config: ModelConfig | None = None,
+) -> Path:
+    """Write ``export_dir/<name>.v<version>.mar`` and return its path."""
+    if not NAME_PATTERN.match(name):
+        raise ArchiveError(f"model name {name!r}: use lower case letters, digits and '-' (max 63)")
+    if not VERSION_PATTERN.match(version):
+        raise ArchiveError(f"version {version!r}: use numbers like '1', '2.0' or '1.0.3'")
+    _check_artifact(generator_path)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = Path(tmp)
+        weights = staging / "generator.pt"
+        shutil.copyfile(generator_path, weights)
+        (staging / "model-config.yaml").write_text((config or ModelConfig()).to_yaml())
+        extra = [shutil.copy(_source(m), staging) for m in PACKED_MODULES]
+        handler = shutil.copy(_source(handler_module), staging)
+        command = [
+            *_archiver(),
+            "--model-name", name,
+            "--version", version,
+            "--handler", str(handler),
+            "--serialized-file", str(weights),
+            "--extra-files", ",".join(str(e) for e in extra),
+            "--config-file", str(staging / "model-config.yaml"),
+            "--export-path", str(staging),
+            "--force",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ArchiveError(
+                f"torch-model-archiver failed: {done.stderr.strip() or done.stdout.strip()}"
+            )
+        target = export_dir / archive_file_name(name, version)
+        shutil.move(staging / f"{name}.mar", target)
+    return target
+
+
+def _source(module: ModuleType) -> str:
+    assert module.__file__ is not None
+    return module.__file__
+
+
+def _archiver() -> list[str]:
+    beside = Path(sys.executable).parent / "torch-model-archiver"
+    found = str(beside) if beside.exists() else shutil.which("torch-model-archiver")
+    if found is None:
+        raise ArchiveError(
+            "torch-model-archiver is not installed: pip install torch-model-archiver"
+        )
+    return [found]
+
+
+def _check_artifact(path: Path) -> None:
+    try:
+        artifact = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ArchiveError(f"{path}: generator artifact not found") from None
+    except Exception as error:
+        raise ArchiveError(f"{path}: not a generator artifact ({error})") from None
+    if not isinstance(artifact, dict) or "state_dict" not in artifact or "kwargs" not in artifact:
+        raise ArchiveError(f"{path}: not a generator artifact (no state_dict and kwargs)")

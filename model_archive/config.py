@@ -1,0 +1,49 @@
+"""TorchServe's server configuration (config.properties), for local runs, tests and compose.
+
+Decisions: the model API is on (workers register models); token authorisation is off because
+TorchServe listens only where the gateway and the workers reach it (loopback locally, the compose
+network in docker) and the management port is never published; metrics in Prometheus format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_REQUEST_BYTES = 64 * 1024  # a generation request is a small JSON object
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 256 PNGs in base64 fit comfortably
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    model_store: Path
+    inference_port: int = 8080
+    management_port: int = 8081
+    metrics_port: int = 8082
+    bind: str = "127.0.0.1"
+    default_workers_per_model: int = 1
+    job_queue_size: int = 1000
+
+    def render(self) -> str:
+        return "\n".join(
+            [
+                f"inference_address=http://{self.bind}:{self.inference_port}",
+                f"management_address=http://{self.bind}:{self.management_port}",
+                f"metrics_address=http://{self.bind}:{self.metrics_port}",
+                f"model_store={self.model_store}",
+                "enable_model_api=true",
+                "disable_token_authorization=true",
+                "metrics_mode=prometheus",
+                f"max_request_size={MAX_REQUEST_BYTES}",
+                f"max_response_size={MAX_RESPONSE_BYTES}",
+                f"default_workers_per_model={self.default_workers_per_model}",
+                f"job_queue_size={self.job_queue_size}",
+                "install_py_dep_per_model=false",
+                "default_response_timeout=60",
+                "",
+            ]
+        )
+
+    def write(self, path: Path) -> Path:
+        path.write_text(self.render())
+        return path

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from model_archive.builder import ArchiveError, ModelConfig, build_archive
+from tests.model_archive.conftest import write_artifact
+
+
+def test_archive_holds_handler_modules_weights_and_config(tmp_path: Path) -> None:
+    artifact = write_artifact(tmp_path / "run", "mnist-cgan")
+    config = ModelConfig(batch_size=8, max_batch_delay_ms=3, max_images=32)
+    mar = build_archive(artifact, "digits", "2", tmp_path / "store", config)
+    assert mar.name == "digits.v2.mar"
+    with zipfile.ZipFile(mar) as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))
+        yaml_text = archive.read("model-config.yaml").decode()
+    assert {
+        "handler.py",
+        "image_requests.py",
+        "networks.py",
+        "generation.py",
+        "generator.pt",
+    } <= names
+    assert not any(name.startswith(("trainer", "steps", "data")) for name in names)
+    assert manifest["model"]["modelName"] == "digits" and manifest["model"]["modelVersion"] == "2"
+    assert (
+        "batchSize: 8" in yaml_text
+        and "maxBatchDelay: 3" in yaml_text
+        and "max_images: 32" in yaml_text
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "message"),
+    [
+        ("Digits", "1", "model name"),
+        ("../x", "1", "model name"),
+        ("digits", "v1", "version"),
+        ("digits", "1.2.3.4", "version"),
+    ],
+)
+def test_bad_names_and_versions_are_refused(
+    tmp_path: Path, name: str, version: str, message: str
+) -> None:
+    artifact = write_artifact(tmp_path / "run", "mnist-gan")
+    with pytest.raises(ArchiveError, match=message):
+        build_archive(artifact, name, version, tmp_path / "store")
+
+
+def test_a_missing_or_foreign_artifact_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match="not found"):
+        build_archive(tmp_path / "nope.pt", "digits", "1", tmp_path / "store")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ArchiveError, match="not a generator artifact"):
+        build_archive(tmp_path / "junk.pt", "digits", "1", tmp_path / "store")
+    assert not list((tmp_path / "store").glob("*.mar")) if (tmp_path / "store").exists() else True
