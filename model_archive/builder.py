@@ -9,18 +9,21 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import torch
 
-import model_archive.handler as handler_module
-import model_archive.image_requests as requests_module
-import workers.engine.generation as generation_module
-import workers.engine.networks as networks_module
+import workers.engine
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$")
-PACKED_MODULES = (requests_module, networks_module, generation_module)
+# Files, not imports: importing the handler would load TorchServe into the builder.
+HANDLER = Path(__file__).with_name("handler.py")
+ENGINE = Path(workers.engine.__file__).parent
+PACKED_MODULES = (
+    HANDLER.with_name("image_requests.py"),
+    ENGINE / "networks.py",
+    ENGINE / "generation.py",
+)
 
 
 class ArchiveError(ValueError):
@@ -74,8 +77,8 @@ def build_archive(
         weights = staging / "generator.pt"
         shutil.copyfile(generator_path, weights)
         (staging / "model-config.yaml").write_text((config or ModelConfig()).to_yaml())
-        extra = [shutil.copy(_source(m), staging) for m in PACKED_MODULES]
-        handler = shutil.copy(_source(handler_module), staging)
+        extra = [shutil.copy(module, staging) for module in PACKED_MODULES]
+        handler = shutil.copy(HANDLER, staging)
         command = [
             *_archiver(),
             "--model-name", name,
@@ -97,11 +100,6 @@ def build_archive(
     return target
 
 
-def _source(module: ModuleType) -> str:
-    assert module.__file__ is not None
-    return module.__file__
-
-
 def _archiver() -> list[str]:
     beside = Path(sys.executable).parent / "torch-model-archiver"
     found = str(beside) if beside.exists() else shutil.which("torch-model-archiver")
@@ -121,3 +119,35 @@ def _check_artifact(path: Path) -> None:
         raise ArchiveError(f"{path}: not a generator artifact ({error})") from None
     if not isinstance(artifact, dict) or "state_dict" not in artifact or "kwargs" not in artifact:
         raise ArchiveError(f"{path}: not a generator artifact (no state_dict and kwargs)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """ganfoundry-archive generator.pt --name digits --version 1 --out model-store/"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="ganfoundry-archive", description=__doc__)
+    parser.add_argument("generator", type=Path, help="generator.pt of a finished run")
+    parser.add_argument("--name", required=True, help="model name to serve under")
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--out", type=Path, required=True, help="model store folder")
+    parser.add_argument("--batch-size", type=int, default=ModelConfig.batch_size)
+    parser.add_argument("--max-batch-delay-ms", type=int, default=ModelConfig.max_batch_delay_ms)
+    parser.add_argument("--workers", type=int, default=ModelConfig.min_workers)
+    args = parser.parse_args(argv)
+    config = ModelConfig(
+        batch_size=args.batch_size,
+        max_batch_delay_ms=args.max_batch_delay_ms,
+        min_workers=args.workers,
+        max_workers=args.workers,
+    )
+    try:
+        path = build_archive(args.generator, args.name, args.version, args.out, config)
+    except ArchiveError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

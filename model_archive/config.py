@@ -47,3 +47,8 @@ class ServerConfig:
     def write(self, path: Path) -> Path:
         path.write_text(self.render())
         return path
+
+
+# The committed files under model_archive/torchserve/ are these, rendered (a test keeps them equal).
+LOCAL = ServerConfig(model_store=Path("runs/model-store"))
+COMPOSE = ServerConfig(model_store=Path("/home/model-server/model-store"), bind="0.0.0.0")
