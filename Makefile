@@ -30,9 +30,10 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: setup ## Run the engine benchmarks (figures on the last line of each)
+bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/time_to_quality.py
+	$(BIN)/python bench/serve_latency.py
 
 train: setup ## Train SPEC (a job spec file) locally into RUN
 	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)
