@@ -23,7 +23,7 @@ import torch
 
 from model_archive.builder import ModelConfig, build_archive
 from model_archive.config import ServerConfig
-from model_archive.server import free_port, start_torchserve
+from model_archive.server import start_torchserve
 from services.torchserve_client import TorchServeClient
 from workers.engine.export import export_generator
 from workers.engine.families import get_family
@@ -98,7 +98,7 @@ def main() -> None:
         for n in (1, 64):
             p50, p99 = percentiles(timed(lambda i, n=n: local(n, i), args.requests))
             figures[f"inprocess_p50_ms_n{n}"], figures[f"inprocess_p99_ms_n{n}"] = p50, p99
-        config = ServerConfig(root / "store", free_port(), free_port(), free_port())
+        config = ServerConfig.on_free_ports(root / "store")
         model = ModelConfig(
             max_batch_delay_ms=args.batch_delay_ms,
             min_workers=args.workers,

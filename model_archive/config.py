@@ -7,6 +7,7 @@ network in docker) and the management port is never published; metrics in Promet
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +15,23 @@ MAX_REQUEST_BYTES = 64 * 1024  # a generation request is a small JSON object
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 256 PNGs in base64 fit comfortably
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for private servers in tests and benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass(frozen=True)
 class ServerConfig:
+    """One TorchServe's addresses and limits. ``on_free_ports()`` picks free ports for a private one."""
+
     model_store: Path
     inference_port: int = 8080
     management_port: int = 8081
     metrics_port: int = 8082
+    grpc_inference_port: int = 7070  # unused by the project, but bound: two servers need two
+    grpc_management_port: int = 7071
     bind: str = "127.0.0.1"
     default_workers_per_model: int = 1
     job_queue_size: int = 1000
@@ -30,6 +42,8 @@ class ServerConfig:
                 f"inference_address=http://{self.bind}:{self.inference_port}",
                 f"management_address=http://{self.bind}:{self.management_port}",
                 f"metrics_address=http://{self.bind}:{self.metrics_port}",
+                f"grpc_inference_port={self.grpc_inference_port}",
+                f"grpc_management_port={self.grpc_management_port}",
                 f"model_store={self.model_store}",
                 "enable_model_api=true",
                 "disable_token_authorization=true",
@@ -42,6 +56,17 @@ class ServerConfig:
                 "default_response_timeout=60",
                 "",
             ]
+        )
+
+    @classmethod
+    def on_free_ports(cls, model_store: Path) -> ServerConfig:
+        return cls(
+            model_store,
+            inference_port=free_port(),
+            management_port=free_port(),
+            metrics_port=free_port(),
+            grpc_inference_port=free_port(),
+            grpc_management_port=free_port(),
         )
 
     def write(self, path: Path) -> Path:

@@ -12,14 +12,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_archive.config import ServerConfig
+from model_archive.config import ServerConfig, free_port  # noqa: F401  (re-exported)
 from services.torchserve_client import TorchServeClient
 
 JAVA_HINT = "TorchServe needs Java 17: install it (Debian: apt-get install openjdk-17-jre-headless)"
@@ -43,12 +42,6 @@ def check_java() -> int:
     if major < 11:
         raise ServerError(f"Java {major} is too old. {JAVA_HINT}")
     return major
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

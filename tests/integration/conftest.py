@@ -9,7 +9,7 @@ import pytest
 
 from model_archive.builder import build_archive
 from model_archive.config import ServerConfig
-from model_archive.server import TorchServeProcess, free_port, start_torchserve
+from model_archive.server import TorchServeProcess, start_torchserve
 from workers.engine.pipeline import run_job
 from workers.spec import JobSpec
 
@@ -24,7 +24,7 @@ def cgan_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServeProcess]:
     root = tmp_path_factory.mktemp("torchserve")
-    config = ServerConfig(root / "store", free_port(), free_port(), free_port())
+    config = ServerConfig.on_free_ports(root / "store")
     server = start_torchserve(root / "server", config)
     try:
         yield server

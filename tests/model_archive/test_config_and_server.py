@@ -11,11 +11,13 @@ FOLDER = Path(__file__).resolve().parents[2] / "model_archive" / "torchserve"
 
 
 def test_config_decisions() -> None:
-    text = ServerConfig(Path("/store"), 1, 2, 3).render()
+    text = ServerConfig(Path("/store"), 1, 2, 3, 4, 5).render()
     for line in (
         "inference_address=http://127.0.0.1:1",
         "management_address=http://127.0.0.1:2",
         "metrics_address=http://127.0.0.1:3",
+        "grpc_inference_port=4",
+        "grpc_management_port=5",
         "model_store=/store",
         "enable_model_api=true",
         "disable_token_authorization=true",

@@ -1,0 +1,269 @@
+"""Training jobs end to end: real Redis, real Celery worker processes, a real TorchServe."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from model_archive.config import ServerConfig
+from model_archive.server import TorchServeProcess, free_port, start_torchserve
+from workers.celery_app import make_app, send_training_job
+from workers.redis_server import RedisProcess, start_redis
+from workers.settings import WorkerSettings
+from workers.spec import JobSpec
+from workers.store import Job, JobStore
+from workers.worker_main import worker_commands
+
+TIMEOUT_S = 180
+
+
+@dataclass
+class Stack:
+    settings: WorkerSettings
+    env: dict[str, str]
+    store: JobStore
+    folder: Path
+
+    def submit(self, payload: dict) -> str:
+        job = self.store.create(JobSpec.model_validate(payload))
+        send_training_job(make_app(self.settings), job.id)
+        return job.id
+
+    def wait(self, job_id: str, done: Callable[[Job], bool], timeout_s: float = TIMEOUT_S) -> Job:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            job = self.store.get(job_id)
+            if done(job):
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} stuck: {self.store.get(job_id).to_dict()}")
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def settings_env(settings: WorkerSettings) -> dict[str, str]:
+    return {
+        "GANFOUNDRY_REDIS_URL": settings.redis_url,
+        "GANFOUNDRY_ARTIFACT_ROOT": str(settings.artifact_root),
+        "GANFOUNDRY_DATA_ROOT": str(settings.data_root),
+        "GANFOUNDRY_MODEL_STORE": str(settings.model_store),
+        "GANFOUNDRY_TORCHSERVE_INFERENCE_URL": settings.torchserve_inference_url,
+        "GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL": settings.torchserve_management_url,
+        "GANFOUNDRY_PROGRESS_INTERVAL_S": str(settings.progress_interval_s),
+        "GANFOUNDRY_LOCK_LEASE_S": str(settings.lock_lease_s),
+        "GANFOUNDRY_REGISTER_BACKOFF_S": str(settings.register_backoff_s),
+        "GANFOUNDRY_REGISTER_ATTEMPTS": str(settings.register_attempts),
+        "GANFOUNDRY_LONGEST_JOB_S": str(settings.longest_job_s),
+    }
+
+
+@pytest.fixture(scope="module")
+def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    server = start_redis(tmp_path_factory.mktemp("jobs-redis"), free_port())
+    yield server
+    server.stop()
+
+
+def make_stack(
+    root: Path, redis_url: str, inference: str, management: str, store_dir: Path
+) -> Stack:
+    settings = WorkerSettings(
+        redis_url=redis_url,
+        artifact_root=root / "artifacts",
+        data_root=root / "data",
+        model_store=store_dir,
+        torchserve_inference_url=inference,
+        torchserve_management_url=management,
+        progress_interval_s=0.2,
+        lock_lease_s=3.0,
+        register_attempts=40,
+        register_backoff_s=0.5,
+        longest_job_s=8,  # the broker hands a dead worker's job out again after ~10 s
+    )
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **settings_env(settings)}
+    return Stack(settings, env, JobStore.from_url(redis_url), root)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    jobs_redis: RedisProcess,
+    torchserve: TorchServeProcess,
+) -> Stack:
+    client = torchserve.client
+    return make_stack(
+        tmp_path_factory.mktemp("jobs"),
+        jobs_redis.url,
+        client.inference_url,
+        client.management_url,
+        torchserve.config.model_store,
+    )
+
+
+@pytest.fixture
+def start_worker(stack: Stack) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(target: Stack = stack) -> Worker:
+        ((command, extra),) = worker_commands([], "INFO")
+        log = open(target.folder / f"worker-{len(started)}.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            command, env={**target.env, **extra}, stdout=log, stderr=subprocess.STDOUT
+        )
+        worker = Worker(process)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+SHORT = {
+    "model": "mnist-cgan",
+    "training": {"max_steps": 300, "seed": 1},
+    "serve_as": "digits-e2e",
+}
+
+
+def test_a_job_trains_reports_progress_and_is_served(
+    stack: Stack, start_worker, torchserve
+) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    job_id = stack.submit(SHORT)
+    running = stack.wait(job_id, lambda j: j.progress is not None and j.progress.get("step", 0) > 0)
+    assert running.state in ("running", "succeeded")
+    job = stack.wait(job_id, lambda j: j.finished)
+    assert job.state == "succeeded", job.error
+    assert job.served["name"] == "digits-e2e" and job.served["version"] == "1"
+    assert Path(job.artifacts["generator"]).is_file() and Path(job.served["archive"]).is_file()
+    assert job.metrics["training"]["steps"] == 300 and job.progress["step"] == 300
+    answer = torchserve.client.infer("digits-e2e", {"n": 4, "label": 3, "seed": 0}).json()
+    assert answer["label"] == 3 and len(answer["images"]) == 4
+
+
+def test_a_second_job_of_the_same_name_becomes_the_default_version(
+    stack: Stack, start_worker, torchserve
+) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    first = stack.wait(stack.submit(SHORT), lambda j: j.finished)
+    second = stack.wait(stack.submit(SHORT | {"training": {"max_steps": 50}}), lambda j: j.finished)
+    assert second.state == "succeeded", second.error
+    assert int(second.served["version"]) == int(first.served["version"]) + 1
+    versions = {d["modelVersion"]: d["isDefault"] for d in torchserve.client.describe("digits-e2e")}
+    assert versions[second.served["version"]] is True
+
+
+def test_cancel_a_running_job_and_the_worker_takes_the_next(stack: Stack, start_worker) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    long_job = stack.submit({"model": "mnist-cgan", "training": {"epochs": 500, "batch_size": 32}})
+    stack.wait(long_job, lambda j: j.state == "running" and j.progress is not None)
+    asked = time.monotonic()
+    stack.store.request_cancel(long_job)
+    cancelled = stack.wait(long_job, lambda j: j.finished, timeout_s=10)
+    assert cancelled.state == "cancelled" and time.monotonic() - asked < 5
+    next_job = stack.wait(stack.submit(SHORT | {"serve_as": None}), lambda j: j.finished)
+    assert next_job.state == "succeeded", next_job.error
+
+
+def test_a_killed_worker_s_job_resumes_from_its_checkpoint(stack: Stack, start_worker) -> None:  # type: ignore[no-untyped-def]
+    first = start_worker()
+    spec = {
+        "model": "mnist-cgan",
+        "training": {"max_steps": 1500, "batch_size": 64, "checkpoint_every": 100, "seed": 2},
+    }
+    job_id = stack.submit(spec)
+    stack.wait(job_id, lambda j: (j.progress or {}).get("step", 0) >= 300)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait()
+    killed_at = stack.store.get(job_id)
+    assert killed_at.state == "running"
+    start_worker()
+    job = stack.wait(job_id, lambda j: j.finished)
+    assert job.state == "succeeded", job.error
+    assert job.attempts == 2  # taken up once more, not run twice at once
+    resumed_from = job.metrics["training"]["resumed_from"]
+    assert 200 <= resumed_from < 1500  # from its last checkpoint, not from step 0
+    history = json.loads(Path(job.artifacts["history"]).read_text())
+    assert history["g_calls"] == 1500  # every step exactly once across both workers
+
+
+def test_a_finished_job_delivered_again_does_nothing(stack: Stack, start_worker) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    job_id = stack.submit(SHORT | {"serve_as": None, "training": {"max_steps": 20}})
+    done = stack.wait(job_id, lambda j: j.finished)
+    send_training_job(make_app(stack.settings), job_id)
+    time.sleep(2)
+    again = stack.store.get(job_id)
+    assert again.state == done.state and again.updated_at == done.updated_at and again.attempts == 1
+
+
+def test_refused_specs_fail_with_a_reason(stack: Stack, start_worker) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    outside = stack.submit({"model": "mnist-gan", "dataset": {"source": "csv:/etc/passwd"}})
+    job = stack.wait(outside, lambda j: j.finished)
+    assert job.state == "failed" and job.error["code"] == "bad_dataset"
+    assert "outside the data root" in job.error["message"]
+    missing = stack.submit(
+        {"model": "mnist-gan", "dataset": {"source": f"csv:{stack.settings.data_root}/none.csv"}}
+    )
+    job = stack.wait(missing, lambda j: j.finished)
+    assert job.state == "failed" and job.error["code"] == "bad_dataset"
+    assert "file not found" in job.error["message"] and "Traceback" not in job.error["message"]
+    tampered = stack.store.create(JobSpec(model="mnist-gan"))
+    stack.store.redis.hset(
+        f"gf:job:{tampered.id}", "spec", json.dumps({"model": "mnist-gan", "training": {"lr": 7}})
+    )
+    send_training_job(make_app(stack.settings), tampered.id)
+    job = stack.wait(tampered.id, lambda j: j.finished)
+    assert (
+        job.state == "failed"
+        and job.error["code"] == "invalid_spec"
+        and "training.lr" in job.error["message"]
+    )
+
+
+def test_torchserve_down_at_the_end_the_job_waits_then_registers(
+    tmp_path: Path, jobs_redis: RedisProcess, start_worker
+) -> None:  # type: ignore[no-untyped-def]
+    config = ServerConfig.on_free_ports(tmp_path / "store")
+    stack = make_stack(
+        tmp_path / "stack",
+        jobs_redis.url.rsplit("/", 1)[0] + "/1",  # a queue of its own: no other test's messages
+        f"http://127.0.0.1:{config.inference_port}",
+        f"http://127.0.0.1:{config.management_port}",
+        config.model_store,
+    )
+    start_worker(stack)
+    job_id = stack.submit(SHORT | {"serve_as": "late-digits", "training": {"max_steps": 50}})
+    stack.wait(job_id, lambda j: (j.progress or {}).get("phase") == "waiting for TorchServe")
+    server = start_torchserve(tmp_path / "server", config)
+    try:
+        job = stack.wait(job_id, lambda j: j.finished)
+        assert job.state == "succeeded", job.error
+        assert job.metrics["training"]["resumed_from"] == 0  # not trained again
+        answer = server.client.infer("late-digits", {"n": 1, "label": 0}).json()
+        assert len(answer["images"]) == 1
+    finally:
+        server.stop()

@@ -1,0 +1,78 @@
+"""The job store against a real redis-server of the tests' own."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.spec import JobSpec
+from workers.store import InvalidTransition, JobNotFound, JobStore
+
+SPEC = JobSpec(model="mnist-cgan", serve_as="digits")
+
+
+def test_create_and_read_back(store: JobStore) -> None:
+    job = store.create(SPEC)
+    again = store.get(job.id)
+    assert again.state == "queued" and again.spec["serve_as"] == "digits"
+    assert again.created_at == pytest.approx(job.created_at)
+    assert again.progress is None and again.error is None
+
+
+def test_listing_is_newest_first_paged_and_filtered(store: JobStore) -> None:
+    ids = [store.create(SPEC).id for _ in range(5)]
+    page, total = store.list(offset=0, limit=2)
+    assert total >= 5 and [j.id for j in page] == ids[::-1][:2]
+    page, _ = store.list(offset=2, limit=2)
+    assert [j.id for j in page] == ids[::-1][2:4]
+    store.transition(ids[0], "running")
+    running, count = store.list(state="running")
+    assert ids[0] in [j.id for j in running] and count >= 1
+    queued, _ = store.list(state="queued", limit=100)
+    assert ids[0] not in [j.id for j in queued]
+
+
+def test_states_never_go_backwards(store: JobStore) -> None:
+    job = store.create(SPEC)
+    running = store.transition(job.id, "running", attempts=1)
+    assert running.started_at is not None and running.attempts == 1
+    assert store.transition(job.id, "running").state == "running"  # taken up again after a crash
+    done = store.transition(job.id, "succeeded", metrics={"x": 1})
+    assert done.finished_at is not None and done.metrics == {"x": 1}
+    for later in ("running", "queued", "failed", "cancelled"):
+        with pytest.raises(InvalidTransition):
+            store.transition(job.id, later)
+
+
+def test_cancelled_is_final_and_late_progress_is_dropped(store: JobStore) -> None:
+    job = store.create(SPEC)
+    store.transition(job.id, "running")
+    store.transition(job.id, "cancelled")
+    store.update(job.id, progress={"step": 5})
+    assert store.get(job.id).progress is None
+    with pytest.raises(InvalidTransition):
+        store.transition(job.id, "running")
+
+
+def test_cancelling_a_queued_job_is_immediate(store: JobStore) -> None:
+    job = store.create(SPEC)
+    assert store.request_cancel(job.id).state == "cancelled"
+    assert store.cancel_requested(job.id)
+    with pytest.raises(InvalidTransition):
+        store.request_cancel(job.id)
+
+
+def test_locks_have_one_owner_and_a_lease(store: JobStore) -> None:
+    job = store.create(SPEC)
+    assert store.acquire_lock(job.id, "a", 5)
+    assert not store.acquire_lock(job.id, "b", 5)
+    assert store.renew_lock(job.id, "a", 5) and not store.renew_lock(job.id, "b", 5)
+    store.release_lock(job.id, "b")  # not the owner: no effect
+    assert not store.acquire_lock(job.id, "b", 5)
+    store.release_lock(job.id, "a")
+    assert store.acquire_lock(job.id, "b", 0.05)
+
+
+@pytest.mark.parametrize("job_id", ["nope", "../etc/passwd", "0" * 31, "A" * 32, "*", ""])
+def test_bad_ids_are_not_found(store: JobStore, job_id: str) -> None:
+    with pytest.raises(JobNotFound):
+        store.get(job_id)

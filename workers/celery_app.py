@@ -1,0 +1,49 @@
+"""The Celery app, configured from WorkerSettings. Importing it does no torch or CUDA work.
+
+Choices: a 'training' queue; late acknowledgement and prefetch 1 (a job is acknowledged only
+when it ends, and a worker holds one at a time); a broker visibility timeout longer than the
+longest job, so a running job is not handed to a second worker; tasks of a lost worker are
+rejected back to the queue (safe: the task is idempotent, guarded by the job lock, and resumes
+from its checkpoint).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from workers.settings import WorkerSettings
+
+TRAINING_QUEUE = "training"
+TRAIN_TASK = "ganfoundry.train_job"
+
+
+def make_app(settings: WorkerSettings | None = None) -> Celery:
+    settings = settings or WorkerSettings.from_env()
+    app = Celery("ganfoundry", broker=settings.redis_url, backend=settings.redis_url)
+    app.conf.update(
+        task_queues=[Queue(TRAINING_QUEUE)],
+        task_default_queue=TRAINING_QUEUE,
+        task_routes={TRAIN_TASK: {"queue": TRAINING_QUEUE}},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
+        result_expires=7 * 24 * 3600,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    return app
+
+
+def visibility_timeout(settings: WorkerSettings) -> int:
+    """Longer than the longest job: a message is only handed out again once its worker is gone."""
+    return int(settings.longest_job_s * 1.1) + 1
+
+
+def send_training_job(app: Celery, job_id: str) -> None:
+    """Queue a job by id (messages carry ids, never objects); used by the gateway too."""
+    app.send_task(TRAIN_TASK, args=[job_id], queue=TRAINING_QUEUE)

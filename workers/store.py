@@ -1,0 +1,244 @@
+"""The job store: one Redis hash per job, state changes that never go backwards, and locks.
+
+Imports redis and the spec only (no torch), so the gateway can share it.
+
+Keys (prefix ``gf:``): ``job:<id>`` (hash), ``jobs`` (sorted set, newest first by creation),
+``jobs:<state>`` (one sorted set per state), ``job:<id>:cancel`` (flag), ``job:<id>:lock`` (lease).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from workers.spec import JobSpec
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+# from → allowed next states; "running" → "running" is a redelivered job taken up again
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "failed", "cancelled"}),
+    "running": frozenset({"running", "succeeded", "failed", "cancelled"}),
+}
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+JSON_FIELDS = ("spec", "progress", "error", "metrics", "artifacts", "served")
+PREFIX = "gf:"
+
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+RENEW_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+class JobNotFound(KeyError):
+    """No job has this id."""
+
+
+class InvalidTransition(ValueError):
+    """The job is already past this state (for example: finished, or cancelled)."""
+
+    def __init__(self, job_id: str, current: str, wanted: str) -> None:
+        super().__init__(f"job {job_id} is {current}; it cannot become {wanted}")
+        self.current = current
+        self.wanted = wanted
+
+
+@dataclass
+class Job:
+    id: str
+    spec: dict[str, Any]
+    state: str
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    progress: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    artifacts: dict[str, Any] | None = None
+    served: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def valid_job_id(job_id: str) -> bool:
+    return bool(JOB_ID.match(job_id))
+
+
+class JobStore:
+    """Job records in Redis. Every write that changes state is a checked transaction."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis: Any = client  # decode_responses=True: str in, str out (the stubs say bytes)
+
+    @classmethod
+    def from_url(cls, url: str) -> JobStore:
+        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=5))
+
+    # ---- records ------------------------------------------------------------------------
+
+    def create(self, spec: JobSpec) -> Job:
+        now = time.time()
+        job = Job(uuid.uuid4().hex, spec.model_dump(mode="json"), "queued", now, now)
+        score = time.time_ns()
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self._key(job.id), mapping=_encode(job))
+            pipe.zadd(PREFIX + "jobs", {job.id: score})
+            pipe.zadd(PREFIX + "jobs:queued", {job.id: score})
+            pipe.execute()
+        return job
+
+    def get(self, job_id: str) -> Job:
+        if not valid_job_id(job_id):
+            raise JobNotFound(job_id)
+        raw = self.redis.hgetall(self._key(job_id))
+        if not raw:
+            raise JobNotFound(job_id)
+        return _decode(raw)
+
+    def list(
+        self, offset: int = 0, limit: int = 20, state: str | None = None
+    ) -> tuple[list[Job], int]:
+        """Newest first; returns one page and the total count."""
+        index = PREFIX + ("jobs" if state is None else f"jobs:{state}")
+        total = int(self.redis.zcard(index))
+        ids = self.redis.zrevrange(index, offset, offset + limit - 1)
+        with self.redis.pipeline() as pipe:
+            for job_id in ids:
+                pipe.hgetall(self._key(job_id))
+            rows = pipe.execute()
+        return [_decode(row) for row in rows if row], total
+
+    def transition(self, job_id: str, state: str, **fields: Any) -> Job:
+        """Move a job to ``state`` (checked against TRANSITIONS) and write ``fields`` with it."""
+        key = self._key(job_id)
+
+        def change(pipe: Any) -> None:
+            current = pipe.hget(key, "state")
+            if current is None:
+                raise JobNotFound(job_id)
+            if state not in TRANSITIONS.get(current, frozenset()):
+                raise InvalidTransition(job_id, current, state)
+            now = time.time()
+            values = {"state": state, "updated_at": now, **fields}
+            if state == "running" and current == "queued":
+                values["started_at"] = now
+            if state in FINAL:
+                values["finished_at"] = now
+            score = pipe.zscore(PREFIX + f"jobs:{current}", job_id) or time.time_ns()
+            pipe.multi()
+            pipe.hset(key, mapping=_encode_fields(values))
+            pipe.zrem(PREFIX + f"jobs:{current}", job_id)
+            pipe.zadd(PREFIX + f"jobs:{state}", {job_id: score})
+
+        self.redis.transaction(change, key)
+        return self.get(job_id)
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Write fields that are not the state (progress, attempts) while the job is not final."""
+        key = self._key(job_id)
+
+        def write(pipe: Any) -> None:
+            if pipe.hget(key, "state") in FINAL:
+                return  # a cancelled job's late progress is dropped
+            pipe.multi()
+            pipe.hset(key, mapping=_encode_fields({**fields, "updated_at": time.time()}))
+
+        self.redis.transaction(write, key)
+
+    # ---- cancellation ---------------------------------------------------------------------
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Set the cancel flag; a queued job is cancelled at once, a running one at its next step."""
+        job = self.get(job_id)
+        if job.finished:
+            raise InvalidTransition(job_id, job.state, "cancelled")
+        self.redis.set(self._key(job_id) + ":cancel", "1", ex=7 * 24 * 3600)
+        if job.state == "queued":
+            try:
+                return self.transition(job_id, "cancelled")
+            except InvalidTransition:
+                pass  # a worker took it meanwhile: it will see the flag
+        return self.get(job_id)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return bool(self.redis.exists(self._key(job_id) + ":cancel"))
+
+    # ---- locks: a job runs on one worker at a time -----------------------------------------
+
+    def acquire_lock(self, job_id: str, owner: str, lease_s: float) -> bool:
+        return bool(self.redis.set(self._lock(job_id), owner, nx=True, px=int(lease_s * 1000)))
+
+    def renew_lock(self, job_id: str, owner: str, lease_s: float) -> bool:
+        return bool(self.redis.eval(RENEW_LOCK, 1, self._lock(job_id), owner, int(lease_s * 1000)))
+
+    def release_lock(self, job_id: str, owner: str) -> None:
+        self.redis.eval(RELEASE_LOCK, 1, self._lock(job_id), owner)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False
+
+    @staticmethod
+    def _key(job_id: str) -> str:
+        return f"{PREFIX}job:{job_id}"
+
+    def _lock(self, job_id: str) -> str:
+        return self._key(job_id) + ":lock"
+
+
+def _encode(job: Job) -> dict[str, str]:
+    return _encode_fields(job.to_dict())
+
+
+def _encode_fields(fields: dict[str, Any]) -> dict[str, str]:
+    encoded = {}
+    for name, value in fields.items():
+        if name in JSON_FIELDS or value is None:
+            encoded[name] = json.dumps(value)
+        else:
+            encoded[name] = str(value)
+    return encoded
+
+
+def _decode(raw: dict[str, str]) -> Job:
+    def number(name: str) -> float | None:
+        value = raw.get(name)
+        return None if value is None or value == "null" else float(value)
+
+    def document(name: str) -> Any:
+        return json.loads(raw[name]) if name in raw else None
+
+    return Job(
+        id=raw["id"],
+        spec=json.loads(raw["spec"]),
+        state=raw["state"],
+        created_at=float(raw["created_at"]),
+        updated_at=float(raw["updated_at"]),
+        started_at=number("started_at"),
+        finished_at=number("finished_at"),
+        attempts=int(float(raw.get("attempts", "0"))),
+        progress=document("progress"),
+        error=document("error"),
+        metrics=document("metrics"),
+        artifacts=document("artifacts"),
+        served=document("served"),
+    )

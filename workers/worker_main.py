@@ -1,0 +1,73 @@
+"""ganfoundry-worker: one Celery worker process per GPU (or one for the CPU), supervised.
+
+Each process uses the solo pool: the task runs in the worker process itself, so nothing forks
+after torch is loaded and CUDA is only ever initialised in the process that trains. Each is
+pinned to its GPU with CUDA_VISIBLE_DEVICES and gets an equal share of the CPU threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from types import FrameType
+
+from workers.celery_app import TRAINING_QUEUE
+from workers.engine.runtime import available_cpus
+
+
+def visible_gpus() -> list[str]:
+    """GPU indices from GANFOUNDRY_GPUS ('0,1'; '' for none) or nvidia-smi; no CUDA init here."""
+    configured = os.environ.get("GANFOUNDRY_GPUS")
+    if configured is not None:
+        return [g.strip() for g in configured.split(",") if g.strip()]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    listing = subprocess.run([smi, "-L"], capture_output=True, text=True, check=False)
+    return [str(i) for i, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU ")]
+
+
+def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dict[str, str]]]:
+    """The celery command and environment of each worker process."""
+    host = socket.gethostname()
+    slots = gpus or [""]
+    threads = max(1, available_cpus() // len(slots))
+    commands = []
+    for gpu in slots:
+        name = f"gpu{gpu}@{host}" if gpu else f"cpu@{host}"
+        command = [
+            sys.executable, "-m", "celery", "-A", "workers.worker_app", "worker",
+            "--queues", TRAINING_QUEUE, "--pool", "solo", "--concurrency", "1",
+            "--hostname", name, "--loglevel", loglevel, "--without-mingle", "--without-gossip",
+        ]  # fmt: skip
+        env = {"CUDA_VISIBLE_DEVICES": gpu, "GANFOUNDRY_TORCH_THREADS": str(threads)}
+        commands.append((command, env))
+    return commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ganfoundry-worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--loglevel", default="INFO")
+    args = parser.parse_args(argv)
+    children = [
+        subprocess.Popen(command, env={**os.environ, **env})
+        for command, env in worker_commands(visible_gpus(), args.loglevel)
+    ]
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
