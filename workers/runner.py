@@ -188,6 +188,17 @@ def _fail(store: JobStore, job_id: str, code: str, message: str) -> str:
     return "failed"
 
 
+def warm_up() -> None:
+    """Load what every job needs (torch, plotting, the built-in digits) before the first job."""
+    import matplotlib.pyplot  # noqa: F401
+
+    from workers.engine.data import builtin_mnist_sample
+    from workers.engine.runtime import configure_threads
+
+    configure_threads()
+    builtin_mnist_sample()
+
+
 def release_memory() -> None:
     """Give GPU memory back after each job, so the next one starts clean."""
     gc.collect()
@@ -204,19 +215,21 @@ class ThrottledProgress:
         self.store, self.job_id, self.interval_s = store, job_id, interval_s
         self.last_write = 0.0
         self.pending: Progress | None = None
+        self.times: dict[str, float] = {}  # first_step_at and last_step_at, epoch seconds
 
     def __call__(self, progress: Progress) -> None:
         self.pending = progress
-        if (
-            time.monotonic() - self.last_write >= self.interval_s
-            or progress.step == progress.total_steps
-        ):
+        self.times.setdefault("first_step_at", time.time())
+        last = progress.step == progress.total_steps
+        if last:
+            self.times["last_step_at"] = time.time()
+        if last or time.monotonic() - self.last_write >= self.interval_s:
             self.flush()
 
     def flush(self) -> None:
         if self.pending is None:
             return
-        values = asdict(self.pending)
+        values = asdict(self.pending) | self.times
         values["eta_s"] = None if values["eta_s"] == float("inf") else values["eta_s"]
         self.store.update(self.job_id, progress=values)
         self.last_write, self.pending = time.monotonic(), None

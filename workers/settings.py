@@ -57,5 +57,21 @@ class WorkerSettings:
             longest_job_s=int(number("LONGEST_JOB_S", 6 * 3600)),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` return these settings (for child processes)."""
+        return {
+            "GANFOUNDRY_REDIS_URL": self.redis_url,
+            "GANFOUNDRY_ARTIFACT_ROOT": str(self.artifact_root),
+            "GANFOUNDRY_DATA_ROOT": str(self.data_root),
+            "GANFOUNDRY_MODEL_STORE": str(self.model_store),
+            "GANFOUNDRY_TORCHSERVE_INFERENCE_URL": self.torchserve_inference_url,
+            "GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL": self.torchserve_management_url,
+            "GANFOUNDRY_PROGRESS_INTERVAL_S": str(self.progress_interval_s),
+            "GANFOUNDRY_LOCK_LEASE_S": str(self.lock_lease_s),
+            "GANFOUNDRY_REGISTER_ATTEMPTS": str(self.register_attempts),
+            "GANFOUNDRY_REGISTER_BACKOFF_S": str(self.register_backoff_s),
+            "GANFOUNDRY_LONGEST_JOB_S": str(self.longest_job_s),
+        }
+
     def job_dir(self, job_id: str) -> Path:
         return self.artifact_root / "jobs" / job_id

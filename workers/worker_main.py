@@ -14,10 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from types import FrameType
 
 from workers.celery_app import TRAINING_QUEUE
-from workers.engine.runtime import available_cpus
+from workers.cpus import available_cpus
 
 
 def visible_gpus() -> list[str]:
@@ -48,6 +49,18 @@ def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dic
         env = {"CUDA_VISIBLE_DEVICES": gpu, "GANFOUNDRY_TORCH_THREADS": str(threads)}
         commands.append((command, env))
     return commands
+
+
+def start_cpu_worker(settings_env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """One CPU worker process, as ``ganfoundry-worker`` starts it (tests and benchmarks)."""
+    ((command, extra),) = worker_commands([], "INFO")
+    with open(log, "ab") as handle:
+        return subprocess.Popen(
+            command,
+            env={**os.environ, **settings_env, **extra},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -20,7 +19,7 @@ from workers.redis_server import RedisProcess, start_redis
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import Job, JobStore
-from workers.worker_main import worker_commands
+from workers.worker_main import start_cpu_worker
 
 TIMEOUT_S = 180
 
@@ -61,22 +60,6 @@ class Worker:
                 self.process.wait()
 
 
-def settings_env(settings: WorkerSettings) -> dict[str, str]:
-    return {
-        "GANFOUNDRY_REDIS_URL": settings.redis_url,
-        "GANFOUNDRY_ARTIFACT_ROOT": str(settings.artifact_root),
-        "GANFOUNDRY_DATA_ROOT": str(settings.data_root),
-        "GANFOUNDRY_MODEL_STORE": str(settings.model_store),
-        "GANFOUNDRY_TORCHSERVE_INFERENCE_URL": settings.torchserve_inference_url,
-        "GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL": settings.torchserve_management_url,
-        "GANFOUNDRY_PROGRESS_INTERVAL_S": str(settings.progress_interval_s),
-        "GANFOUNDRY_LOCK_LEASE_S": str(settings.lock_lease_s),
-        "GANFOUNDRY_REGISTER_BACKOFF_S": str(settings.register_backoff_s),
-        "GANFOUNDRY_REGISTER_ATTEMPTS": str(settings.register_attempts),
-        "GANFOUNDRY_LONGEST_JOB_S": str(settings.longest_job_s),
-    }
-
-
 @pytest.fixture(scope="module")
 def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     server = start_redis(tmp_path_factory.mktemp("jobs-redis"), free_port())
@@ -101,7 +84,7 @@ def make_stack(
         longest_job_s=8,  # the broker hands a dead worker's job out again after ~10 s
     )
     (root / "data").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **settings_env(settings)}
+    env = settings.to_env()
     return Stack(settings, env, JobStore.from_url(redis_url), root)
 
 
@@ -126,12 +109,7 @@ def start_worker(stack: Stack) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
     def start(target: Stack = stack) -> Worker:
-        ((command, extra),) = worker_commands([], "INFO")
-        log = open(target.folder / f"worker-{len(started)}.log", "ab")  # noqa: SIM115
-        process = subprocess.Popen(
-            command, env={**target.env, **extra}, stdout=log, stderr=subprocess.STDOUT
-        )
-        worker = Worker(process)
+        worker = Worker(start_cpu_worker(target.env, target.folder / f"worker-{len(started)}.log"))
         started.append(worker)
         return worker
 

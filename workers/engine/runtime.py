@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from workers.cpus import available_cpus
+
 
 class RuntimeChoiceError(ValueError):
     """The spec asks for hardware or precision this machine does not have."""
@@ -59,13 +61,6 @@ def choose_runtime(device: str, precision: str, mode: str) -> Runtime:
     if use_cuda:
         return Runtime(target, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
     return Runtime(target, torch.bfloat16 if cpu_supports_bf16() else None)
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def configure_threads(threads: int | None = None) -> int:

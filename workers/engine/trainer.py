@@ -255,7 +255,8 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
         done = step + 1
         if done % plan.checkpoint_every == 0 or done == plan.total_steps:
             _save(session, done)
-        if on_progress is not None and (done % every == 0 or done == plan.total_steps):
+        first = step == session.start  # report at once, so a watcher sees training began
+        if on_progress is not None and (first or done % every == 0 or done == plan.total_steps):
             on_progress(_progress(plan, history, stats, done, clock))
     return "completed"
 

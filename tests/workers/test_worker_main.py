@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from workers.cpus import available_cpus
+from workers.worker_main import visible_gpus, worker_commands
+
+
+def test_one_solo_worker_per_gpu_pinned_with_cuda_visible_devices() -> None:
+    commands = worker_commands(["0", "1"], "INFO")
+    assert [env["CUDA_VISIBLE_DEVICES"] for _, env in commands] == ["0", "1"]
+    for command, env in commands:
+        assert command[command.index("--pool") + 1] == "solo"
+        assert command[command.index("--concurrency") + 1] == "1"
+        assert command[command.index("--queues") + 1] == "training"
+        assert int(env["GANFOUNDRY_TORCH_THREADS"]) == max(1, available_cpus() // 2)
+    assert len({c[c.index("--hostname") + 1] for c, _ in commands}) == 2
+
+
+def test_without_gpus_one_cpu_worker_sees_no_gpu() -> None:
+    ((command, env),) = worker_commands([], "INFO")
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and "cpu@" in command[command.index("--hostname") + 1]
+
+
+def test_gpus_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANFOUNDRY_GPUS", "0, 2")
+    assert visible_gpus() == ["0", "2"]
+    monkeypatch.setenv("GANFOUNDRY_GPUS", "")
+    assert visible_gpus() == []
+
+
+def test_the_supervisor_never_loads_torch() -> None:
+    code = "import sys, workers.worker_main; assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
