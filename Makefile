@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 
-.PHONY: help demo setup test lint bench train dry-run clean
+.PHONY: help demo setup test lint bench train dry-run worker clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,12 +34,16 @@ bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/time_to_quality.py
 	$(BIN)/python bench/serve_latency.py
+	$(BIN)/python bench/job_latency.py
 
 train: setup ## Train SPEC (a job spec file) locally into RUN
 	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)
 
 dry-run: setup ## One real training step of SPEC on fake data
 	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)-dry --dry-run
+
+worker: setup ## Celery training workers, one per GPU (or one on the CPU); needs GANFOUNDRY_* settings
+	$(BIN)/ganfoundry-worker
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -35,7 +35,7 @@ class ModelConfig:
     """TorchServe's per-model settings, written as the archive's model-config.yaml."""
 
     batch_size: int = 16
-    max_batch_delay_ms: int = 5
+    max_batch_delay_ms: int = 1  # ms; TorchServe waits this long for a batch to fill
     min_workers: int = 1
     max_workers: int = 1
     response_timeout_s: int = 60
