@@ -164,7 +164,7 @@ class JobStore:
 
     # ---- cancellation ---------------------------------------------------------------------
 
-    def request_cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str) -> Job:
         """Set the cancel flag; a queued job is cancelled at once, a running one at its next step."""
         job = self.get(job_id)
         if job.finished:

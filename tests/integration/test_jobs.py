@@ -160,7 +160,7 @@ def test_cancel_a_running_job_and_the_worker_takes_the_next(stack: Stack, start_
     long_job = stack.submit({"model": "mnist-cgan", "training": {"epochs": 500, "batch_size": 32}})
     stack.wait(long_job, lambda j: j.state == "running" and j.progress is not None)
     asked = time.monotonic()
-    stack.store.request_cancel(long_job)
+    stack.store.cancel(long_job)
     cancelled = stack.wait(long_job, lambda j: j.finished, timeout_s=10)
     assert cancelled.state == "cancelled" and time.monotonic() - asked < 5
     next_job = stack.wait(stack.submit(SHORT | {"serve_as": None}), lambda j: j.finished)

@@ -55,10 +55,10 @@ def test_cancelled_is_final_and_late_progress_is_dropped(store: JobStore) -> Non
 
 def test_cancelling_a_queued_job_is_immediate(store: JobStore) -> None:
     job = store.create(SPEC)
-    assert store.request_cancel(job.id).state == "cancelled"
+    assert store.cancel(job.id).state == "cancelled"
     assert store.cancel_requested(job.id)
     with pytest.raises(InvalidTransition):
-        store.request_cancel(job.id)
+        store.cancel(job.id)
 
 
 def test_locks_have_one_owner_and_a_lease(store: JobStore) -> None:
