@@ -81,23 +81,36 @@ def run_training_job(job_id: str, store: JobStore, settings: WorkerSettings, wor
 
 
 def _validated(raw: dict[str, Any], data_root: Path) -> JobSpec:
+    """Validate again (the record may be old or edited) and pin file datasets under the data root."""
     try:
         spec = JobSpec.model_validate(raw)
     except ValidationError as error:
         fields = "; ".join(f"{k}: {v}" for k, v in field_errors(error).items())
         raise JobFailure("invalid_spec", f"the job spec is invalid: {fields}") from None
-    for source in (spec.resolved_dataset().source, spec.resolved_dataset().test_source):
-        if source and source.split(":", 1)[0] in ("csv", "idx"):
-            check_inside(Path(source.split(":", 1)[1]), data_root)
-    return spec
+    dataset = spec.resolved_dataset()
+    pinned = {
+        name: inside_data_root(value, data_root)
+        for name, value in (("source", dataset.source), ("test_source", dataset.test_source))
+        if value is not None
+    }
+    return spec.model_copy(update={"dataset": dataset.model_copy(update=pinned)})
 
 
-def check_inside(path: Path, data_root: Path) -> None:
-    """Datasets are read only from under the data root."""
+def inside_data_root(source: str, data_root: Path) -> str:
+    """'csv:<path>' / 'idx:<path>' with the path made absolute; relative paths start at the root.
+
+    A path that leads outside the data root (absolute, '..', or a symlink) is refused.
+    """
+    scheme, _, location = source.partition(":")
+    if scheme not in ("csv", "idx"):
+        return source
     root = data_root.resolve()
-    resolved = (root / path).resolve() if not path.is_absolute() else path.resolve()
+    resolved = (root / location).resolve()  # an absolute location replaces the root
     if resolved != root and root not in resolved.parents:
-        raise JobFailure("bad_dataset", f"dataset path {path} is outside the data root {data_root}")
+        raise JobFailure(
+            "bad_dataset", f"dataset path {location} is outside the data root {data_root}"
+        )
+    return f"{scheme}:{resolved}"
 
 
 def _train(job_id: str, spec: JobSpec, store: JobStore, settings: WorkerSettings) -> JobOutcome:

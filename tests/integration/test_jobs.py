@@ -205,9 +205,9 @@ def test_refused_specs_fail_with_a_reason(stack: Stack, start_worker) -> None:  
     job = stack.wait(outside, lambda j: j.finished)
     assert job.state == "failed" and job.error["code"] == "bad_dataset"
     assert "outside the data root" in job.error["message"]
-    missing = stack.submit(
-        {"model": "mnist-gan", "dataset": {"source": f"csv:{stack.settings.data_root}/none.csv"}}
-    )
+    escape = stack.submit({"model": "mnist-gan", "dataset": {"source": "csv:../../etc/passwd"}})
+    assert stack.wait(escape, lambda j: j.finished).error["code"] == "bad_dataset"
+    missing = stack.submit({"model": "mnist-gan", "dataset": {"source": "csv:none.csv"}})
     job = stack.wait(missing, lambda j: j.finished)
     assert job.state == "failed" and job.error["code"] == "bad_dataset"
     assert "file not found" in job.error["message"] and "Traceback" not in job.error["message"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from workers.engine.data import builtin_mnist_sample
@@ -32,7 +30,3 @@ def collapsed_v1(tmp_path_factory: pytest.TempPathFactory) -> JobOutcome:
         training={"mode": "book", "epochs": 1},
     )
     return run_job(spec, tmp_path_factory.mktemp("v1"))
-
-
-def run_dir(tmp_path: Path, name: str) -> Path:
-    return tmp_path / name
