@@ -52,7 +52,7 @@ def run_one(
         )
     )
     enqueued = time.time()
-    send_training_job(make_app(settings), job.id)
+    send_training_job(make_app(settings.redis_url, settings.longest_job_s), job.id)
     done = wait_for(store, job.id)
     if done.state != "succeeded":
         raise RuntimeError(f"job failed: {done.error}")

@@ -12,15 +12,16 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from workers.settings import WorkerSettings
+from workers.settings import DEFAULT_LONGEST_JOB_S
 
 TRAINING_QUEUE = "training"
 TRAIN_TASK = "ganfoundry.train_job"
 
 
-def make_app(settings: WorkerSettings | None = None) -> Celery:
-    settings = settings or WorkerSettings.from_env()
-    app = Celery("ganfoundry", broker=settings.redis_url, backend=settings.redis_url)
+def make_app(redis_url: str, longest_job_s: int = DEFAULT_LONGEST_JOB_S) -> Celery:
+    """The app for workers and for senders (the gateway); both must agree on these settings."""
+    timeout = visibility_timeout(longest_job_s)
+    app = Celery("ganfoundry", broker=redis_url, backend=redis_url)
     app.conf.update(
         task_queues=[Queue(TRAINING_QUEUE)],
         task_default_queue=TRAINING_QUEUE,
@@ -29,9 +30,9 @@ def make_app(settings: WorkerSettings | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_transport_options={
-            "visibility_timeout": visibility_timeout(settings),
+            "visibility_timeout": timeout,
             # look for a dead worker's messages every few seconds, not every 100 s (the default)
-            "unacked_restore_interval": max(1, min(10, visibility_timeout(settings) // 4)),
+            "unacked_restore_interval": max(1, min(10, timeout // 4)),
             "unacked_restore_throttle": 1,
         },
         result_expires=7 * 24 * 3600,
@@ -44,9 +45,9 @@ def make_app(settings: WorkerSettings | None = None) -> Celery:
     return app
 
 
-def visibility_timeout(settings: WorkerSettings) -> int:
+def visibility_timeout(longest_job_s: int) -> int:
     """Longer than the longest job: a message is only handed out again once its worker is gone."""
-    return int(settings.longest_job_s * 1.1) + 1
+    return int(longest_job_s * 1.1) + 1
 
 
 def send_training_job(app: Celery, job_id: str) -> None:

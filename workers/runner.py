@@ -23,6 +23,7 @@ from model_archive.builder import ArchiveError, build_archive
 from services.torchserve_client import TorchServeClient, TorchServeError, TorchServeUnavailable
 from workers.engine.checkpoint import CheckpointError
 from workers.engine.data import DataError
+from workers.engine.families import get_family
 from workers.engine.pipeline import JobOutcome, run_job
 from workers.engine.preflight import PreflightError
 from workers.engine.runtime import RuntimeChoiceError
@@ -136,7 +137,20 @@ def _serve(
         raise JobFailure("archive_failed", str(error)) from None
     _retry(lambda: client.register(mar.name, name), settings, store, job_id)
     _retry(lambda: client.set_default(name, version), settings, store, job_id)
+    store.record_model(name, version, job_id, model_meta(spec))
     return {"name": name, "version": version, "archive": str(mar)}
+
+
+def model_meta(spec: JobSpec) -> dict[str, Any]:
+    """What a client needs to ask a served generator for images."""
+    family = get_family(spec.model)
+    return {
+        "family": family.name,
+        "num_classes": family.num_classes,
+        "class_names": list(family.class_names),
+        "latent_size": family.z_dim,
+        "output_shape": list(family.sample_shape),
+    }
 
 
 def next_version(client: TorchServeClient, name: str) -> str:

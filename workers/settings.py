@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_LONGEST_JOB_S = 6 * 3600
+
 
 class SettingsError(ValueError):
     """A required setting is missing or malformed."""
@@ -24,7 +26,7 @@ class WorkerSettings:
     lock_lease_s: float = 30.0  # a dead worker's job is free again after this
     register_attempts: int = 8  # TorchServe registration retries, with backoff
     register_backoff_s: float = 1.0
-    longest_job_s: int = 6 * 3600  # the broker's visibility timeout exceeds this
+    longest_job_s: int = DEFAULT_LONGEST_JOB_S  # the broker's visibility timeout exceeds this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -54,7 +56,7 @@ class WorkerSettings:
             lock_lease_s=number("LOCK_LEASE_S", 30.0),
             register_attempts=int(number("REGISTER_ATTEMPTS", 8)),
             register_backoff_s=number("REGISTER_BACKOFF_S", 1.0),
-            longest_job_s=int(number("LONGEST_JOB_S", 6 * 3600)),
+            longest_job_s=int(number("LONGEST_JOB_S", DEFAULT_LONGEST_JOB_S)),
         )
 
     def to_env(self) -> dict[str, str]:

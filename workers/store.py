@@ -191,6 +191,37 @@ class JobStore:
     def release_lock(self, job_id: str, owner: str) -> None:
         self.redis.eval(RELEASE_LOCK, 1, self._lock(job_id), owner)
 
+    # ---- served models: what the gateway tells users about each name -------------------------
+
+    def record_model(self, name: str, version: str, job_id: str, meta: dict[str, Any]) -> None:
+        """Remember a registered version (the new default) and what its generator draws."""
+        key = f"{PREFIX}model:{name}"
+        with self.redis.pipeline() as pipe:
+            pipe.hset(
+                key, mapping={"name": name, "default_version": version, "meta": json.dumps(meta)}
+            )
+            pipe.hset(key + ":versions", version, job_id)
+            pipe.zadd(PREFIX + "models", {name: time.time()})
+            pipe.execute()
+
+    def get_model(self, name: str) -> dict[str, Any] | None:
+        key = f"{PREFIX}model:{name}"
+        raw = self.redis.hgetall(key)
+        if not raw:
+            return None
+        versions = self.redis.hgetall(key + ":versions")
+        return {
+            "name": raw["name"],
+            "default_version": raw["default_version"],
+            "versions": dict(sorted(versions.items(), key=lambda item: _version_key(item[0]))),
+            **json.loads(raw["meta"]),
+        }
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every served name, most recently trained first."""
+        names = self.redis.zrevrange(PREFIX + "models", 0, -1)
+        return [model for name in names if (model := self.get_model(name)) is not None]
+
     def ping(self) -> bool:
         try:
             return bool(self.redis.ping())
@@ -203,6 +234,10 @@ class JobStore:
 
     def _lock(self, job_id: str) -> str:
         return self._key(job_id) + ":lock"
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
 def _encode(job: Job) -> dict[str, str]:

@@ -7,5 +7,5 @@ from workers.settings import WorkerSettings
 from workers.tasks import register_tasks
 
 settings = WorkerSettings.from_env()
-app = make_app(settings)
+app = make_app(settings.redis_url, settings.longest_job_s)
 register_tasks(app, settings)

@@ -33,7 +33,7 @@ class Stack:
 
     def submit(self, payload: dict) -> str:
         job = self.store.create(JobSpec.model_validate(payload))
-        send_training_job(make_app(self.settings), job.id)
+        send_training_job(make_app(self.settings.redis_url, self.settings.longest_job_s), job.id)
         return job.id
 
     def wait(self, job_id: str, done: Callable[[Job], bool], timeout_s: float = TIMEOUT_S) -> Job:
@@ -137,6 +137,8 @@ def test_a_job_trains_reports_progress_and_is_served(
     assert job.served["name"] == "digits-e2e" and job.served["version"] == "1"
     assert Path(job.artifacts["generator"]).is_file() and Path(job.served["archive"]).is_file()
     assert job.metrics["training"]["steps"] == 300 and job.progress["step"] == 300
+    model = stack.store.get_model("digits-e2e")
+    assert model is not None and model["versions"]["1"] == job_id and model["num_classes"] == 10
     answer = torchserve.client.infer("digits-e2e", {"n": 4, "label": 3, "seed": 0}).json()
     assert answer["label"] == 3 and len(answer["images"]) == 4
 
@@ -193,7 +195,7 @@ def test_a_finished_job_delivered_again_does_nothing(stack: Stack, start_worker)
     start_worker()
     job_id = stack.submit(SHORT | {"serve_as": None, "training": {"max_steps": 20}})
     done = stack.wait(job_id, lambda j: j.finished)
-    send_training_job(make_app(stack.settings), job_id)
+    send_training_job(make_app(stack.settings.redis_url, stack.settings.longest_job_s), job_id)
     time.sleep(2)
     again = stack.store.get(job_id)
     assert again.state == done.state and again.updated_at == done.updated_at and again.attempts == 1
@@ -215,7 +217,7 @@ def test_refused_specs_fail_with_a_reason(stack: Stack, start_worker) -> None:  
     stack.store.redis.hset(
         f"gf:job:{tampered.id}", "spec", json.dumps({"model": "mnist-gan", "training": {"lr": 7}})
     )
-    send_training_job(make_app(stack.settings), tampered.id)
+    send_training_job(make_app(stack.settings.redis_url, stack.settings.longest_job_s), tampered.id)
     job = stack.wait(tampered.id, lambda j: j.finished)
     assert (
         job.state == "failed"

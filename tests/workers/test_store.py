@@ -20,14 +20,14 @@ def test_create_and_read_back(store: JobStore) -> None:
 
 def test_listing_is_newest_first_paged_and_filtered(store: JobStore) -> None:
     ids = [store.create(SPEC).id for _ in range(5)]
-    page, total = store.list(offset=0, limit=2)
+    page, total = store.list_jobs(offset=0, limit=2)
     assert total >= 5 and [j.id for j in page] == ids[::-1][:2]
-    page, _ = store.list(offset=2, limit=2)
+    page, _ = store.list_jobs(offset=2, limit=2)
     assert [j.id for j in page] == ids[::-1][2:4]
     store.transition(ids[0], "running")
-    running, count = store.list(state="running")
+    running, count = store.list_jobs(state="running")
     assert ids[0] in [j.id for j in running] and count >= 1
-    queued, _ = store.list(state="queued", limit=100)
+    queued, _ = store.list_jobs(state="queued", limit=100)
     assert ids[0] not in [j.id for j in queued]
 
 
@@ -76,3 +76,14 @@ def test_locks_have_one_owner_and_a_lease(store: JobStore) -> None:
 def test_bad_ids_are_not_found(store: JobStore, job_id: str) -> None:
     with pytest.raises(JobNotFound):
         store.get(job_id)
+
+
+def test_served_models_remember_versions_and_what_they_draw(store: JobStore) -> None:
+    meta = {"family": "mnist-cgan", "num_classes": 10, "class_names": list("0123456789")}
+    store.record_model("digits-store", "1", "a" * 32, meta)
+    store.record_model("digits-store", "2", "b" * 32, meta)
+    model = store.get_model("digits-store")
+    assert model is not None and model["default_version"] == "2"
+    assert model["versions"] == {"1": "a" * 32, "2": "b" * 32} and model["num_classes"] == 10
+    assert store.list_models()[0]["name"] == "digits-store"
+    assert store.get_model("no-such-model") is None
