@@ -112,7 +112,7 @@ class JobStore:
             raise JobNotFound(job_id)
         return _decode(raw)
 
-    def list(
+    def list_jobs(
         self, offset: int = 0, limit: int = 20, state: str | None = None
     ) -> tuple[list[Job], int]:
         """Newest first; returns one page and the total count."""
