@@ -49,13 +49,11 @@ class TorchServeClient:
 
     # ---- inference ----------------------------------------------------------------------
 
-    def ping(self) -> bool:
+    def ping(self, timeout_s: float = 2.0) -> bool:
         """True when the inference API answers and reports itself healthy."""
         try:
-            return (
-                self._call("GET", self.inference_url, "/ping", timeout=2.0).json().get("status")
-                == "Healthy"
-            )
+            answer = self._call("GET", self.inference_url, "/ping", timeout=timeout_s)
+            return bool(answer.json().get("status") == "Healthy")
         except (TorchServeError, ValueError):
             return False
 

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from model_archive.config import free_port
+from workers.redis_server import RedisProcess, start_redis
+from workers.store import JobStore
+
 
 @pytest.fixture(scope="session", autouse=True)
 def evaluator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -20,3 +24,16 @@ def evaluator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("GANFOUNDRY_CACHE", None)
     else:
         os.environ["GANFOUNDRY_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """A redis-server of the tests' own, on a free port, stopped at the end."""
+    server = start_redis(tmp_path_factory.mktemp("redis"), free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def store(redis_server: RedisProcess) -> JobStore:
+    return JobStore.from_url(redis_server.url)

@@ -88,8 +88,11 @@ class JobStore:
         self.redis: Any = client  # decode_responses=True: str in, str out (the stubs say bytes)
 
     @classmethod
-    def from_url(cls, url: str) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=5))
+    def from_url(cls, url: str, timeout_s: float = 5.0) -> JobStore:
+        client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        return cls(client)
 
     # ---- records ------------------------------------------------------------------------
 

@@ -1,0 +1,381 @@
+"""Every endpoint and every error of the gateway, with the Flask test client."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from services.app import create_app
+from services.torchserve_client import Response
+from tests.services.conftest import AUTH, KEY, FakeTorchServe, Gateway, settings_for
+from workers.spec import JobSpec
+from workers.store import JobStore
+
+SPEC = {"model": "mnist-cgan", "training": {"epochs": 3}, "serve_as": "digits"}
+META = {
+    "family": "mnist-cgan",
+    "num_classes": 10,
+    "class_names": list("0123456789"),
+    "latent_size": 100,
+    "output_shape": [1, 28, 28],
+}
+
+
+def error_of(response) -> dict:  # type: ignore[no-untyped-def]
+    assert response.is_json, response.data[:200]
+    return response.json["error"]
+
+
+# ---- health ---------------------------------------------------------------------------------
+
+
+def test_health_needs_no_key(gateway: Gateway) -> None:
+    assert gateway.client.get("/healthz").json == {"status": "ok"}
+    ready = gateway.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["checks"] == {"redis": True, "torchserve": True}
+    gateway.torchserve.healthy = False
+    assert gateway.client.get("/readyz").status_code == 503
+
+
+def test_redis_down_is_a_fast_503(tmp_path: Path) -> None:
+    from model_archive.config import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(
+        settings_for(dead, tmp_path),
+        store=JobStore.from_url(dead, timeout_s=0.5),
+        torchserve=FakeTorchServe(),
+        send_job=lambda _: None,
+    )  # type: ignore[arg-type]
+    began = time.monotonic()
+    response = app.test_client().post("/v1/jobs", json=SPEC, headers=AUTH)
+    assert response.status_code == 503 and error_of(response)["code"] == "redis_unavailable"
+    assert app.test_client().get("/readyz").status_code == 503
+    assert time.monotonic() - began < 2
+
+
+# ---- authentication ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key-0123456789abc"},
+        {"Authorization": KEY},
+        {"Authorization": "Basic " + KEY},
+        {"Authorization": "Bearer "},
+    ],
+)
+def test_submitting_and_cancelling_need_a_key(gateway: Gateway, headers: dict) -> None:
+    response = gateway.client.post("/v1/jobs", json=SPEC, headers=headers)
+    assert response.status_code == 401 and error_of(response)["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert gateway.client.delete("/v1/jobs/" + "a" * 32, headers=headers).status_code == 401
+    assert gateway.client.get("/v1/jobs", headers=headers).status_code == 401
+    assert gateway.sent == []
+
+
+def test_any_configured_key_works(gateway: Gateway) -> None:
+    response = gateway.client.post(
+        "/v1/jobs", json=SPEC, headers={"Authorization": "Bearer another-key-0123456789"}
+    )
+    assert response.status_code == 202
+
+
+def test_public_reads_let_reading_through_but_not_submitting(redis_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = redis_server.url.rsplit("/", 1)[0] + "/3"
+    app = create_app(
+        settings_for(url, tmp_path, public_reads=True),
+        store=JobStore.from_url(url),
+        torchserve=FakeTorchServe(),
+        send_job=lambda _: None,
+    )  # type: ignore[arg-type]
+    assert app.test_client().get("/v1/jobs").status_code == 200
+    assert app.test_client().post("/v1/jobs", json=SPEC).status_code == 401
+
+
+# ---- jobs --------------------------------------------------------------------------------------
+
+
+def test_submit_returns_202_with_a_location_and_queues_the_id(gateway: Gateway) -> None:
+    response = gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH)
+    assert response.status_code == 202
+    job_id = response.json["id"]
+    assert response.headers["Location"] == f"/v1/jobs/{job_id}" == response.json["url"]
+    assert gateway.sent == [job_id]
+    job = gateway.client.get(response.headers["Location"], headers=AUTH).json
+    assert job["state"] == "queued" and job["spec"]["serve_as"] == "digits"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"model": "stylegan"}, "model"),
+        ({"model": "mnist-gan", "training": {"lr": -1}}, "training.lr"),
+        ({"model": "mnist-gan", "training": {"epochs": 10**9}}, "training.epochs"),
+        ({"model": "mnist-gan", "extra": 1}, "extra"),
+        ({"model": "mnist-gan", "serve_as": "../../etc"}, "serve_as"),
+        ({"model": "mnist-gan", "dataset": {"source": "http://evil/x.csv"}}, "dataset.source"),
+        ({}, "model"),
+    ],
+)
+def test_invalid_specs_are_400_with_the_field(gateway: Gateway, body: dict, field: str) -> None:
+    response = gateway.client.post("/v1/jobs", json=body, headers=AUTH)
+    assert response.status_code == 400 and field in error_of(response)["fields"]
+    assert gateway.sent == []
+
+
+def test_not_json_is_415_and_bad_json_is_400(gateway: Gateway) -> None:
+    response = gateway.client.post("/v1/jobs", data="model=mnist-gan", headers=AUTH)
+    assert response.status_code == 415 and "application/json" in error_of(response)["message"]
+    response = gateway.client.post(
+        "/v1/jobs", data="{oops", headers=AUTH | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and "not valid JSON" in error_of(response)["message"]
+    response = gateway.client.post("/v1/jobs", json=[1, 2], headers=AUTH)
+    assert response.status_code == 400
+
+
+def test_a_huge_body_is_413(gateway: Gateway) -> None:
+    response = gateway.client.post(
+        "/v1/jobs",
+        data="{" + " " * 100_000 + "}",
+        headers=AUTH | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413 and error_of(response)["code"] == "payload_too_large"
+
+
+def test_listing_is_newest_first_paged_and_filtered(gateway: Gateway) -> None:
+    ids = [gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH).json["id"] for _ in range(3)]
+    page = gateway.client.get("/v1/jobs?limit=2", headers=AUTH).json
+    assert page["total"] == 3 and [j["id"] for j in page["jobs"]] == ids[::-1][:2]
+    assert [
+        j["id"] for j in gateway.client.get("/v1/jobs?offset=2", headers=AUTH).json["jobs"]
+    ] == [ids[0]]
+    gateway.client.delete(f"/v1/jobs/{ids[1]}", headers=AUTH)
+    cancelled = gateway.client.get("/v1/jobs?state=cancelled", headers=AUTH).json
+    assert [j["id"] for j in cancelled["jobs"]] == [ids[1]]
+    for query in ("state=done", "limit=0", "limit=101", "offset=-1", "limit=abc"):
+        assert gateway.client.get(f"/v1/jobs?{query}", headers=AUTH).status_code == 400
+
+
+@pytest.mark.parametrize("job_id", ["nope", "0" * 32, "A" * 32, "%2e%2e%2fetc", "*"])
+def test_unknown_or_malformed_ids_are_404(gateway: Gateway, job_id: str) -> None:
+    response = gateway.client.get(f"/v1/jobs/{job_id}", headers=AUTH)
+    assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+def test_cancel_then_cancel_again_is_409(gateway: Gateway) -> None:
+    job_id = gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH).json["id"]
+    first = gateway.client.delete(f"/v1/jobs/{job_id}", headers=AUTH)
+    assert first.status_code == 202 and first.json["state"] == "cancelled"
+    again = gateway.client.delete(f"/v1/jobs/{job_id}", headers=AUTH)
+    assert again.status_code == 409 and "cancelled" in error_of(again)["message"]
+
+
+def finished_job(gateway: Gateway, files: dict[str, Path]) -> str:
+    job = gateway.store.create(JobSpec.model_validate(SPEC))
+    gateway.store.transition(job.id, "running")
+    artifacts = {
+        "loss_plot": str(files["loss"]),
+        "samples": str(files["samples"]),
+        "generator": "/secret/g.pt",
+    }
+    served = {"name": "digits", "version": "1", "archive": "/secret/digits.v1.mar"}
+    gateway.store.transition(
+        job.id,
+        "succeeded",
+        metrics={"conditional": {"mean_accuracy": 0.97}},
+        artifacts=artifacts,
+        served=served,
+    )
+    return job.id
+
+
+def test_outputs_of_a_finished_job(gateway: Gateway) -> None:
+    loss, samples = gateway.artifact_root / "loss.png", gateway.artifact_root / "samples.png"
+    loss.write_bytes(b"\x89PNG loss")
+    samples.write_bytes(b"\x89PNG samples")
+    job_id = finished_job(gateway, {"loss": loss, "samples": samples})
+    job = gateway.client.get(f"/v1/jobs/{job_id}", headers=AUTH).json
+    assert job["served"] == {"name": "digits", "version": "1"}  # no server paths leak
+    assert "/secret" not in str(job)
+    picture = gateway.client.get(job["artifacts"]["loss_plot"], headers=AUTH)
+    assert (
+        picture.status_code == 200
+        and picture.mimetype == "image/png"
+        and picture.data == b"\x89PNG loss"
+    )
+    assert (
+        gateway.client.get(f"/v1/jobs/{job_id}/samples.png", headers=AUTH).data
+        == b"\x89PNG samples"
+    )
+    assert (
+        gateway.client.get(f"/v1/jobs/{job_id}/metrics", headers=AUTH).json["conditional"][
+            "mean_accuracy"
+        ]
+        == 0.97
+    )
+
+
+def test_outputs_before_success_or_outside_the_artifact_root_are_404(
+    gateway: Gateway, tmp_path_factory
+) -> None:  # type: ignore[no-untyped-def]
+    job_id = gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH).json["id"]
+    for name in ("loss.png", "samples.png", "metrics"):
+        assert gateway.client.get(f"/v1/jobs/{job_id}/{name}", headers=AUTH).status_code == 404
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "x.png"
+    elsewhere.write_bytes(b"secret")
+    stolen = finished_job(gateway, {"loss": elsewhere, "samples": elsewhere})
+    assert gateway.client.get(f"/v1/jobs/{stolen}/loss.png", headers=AUTH).status_code == 404
+
+
+# ---- models and images ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def digits(gateway: Gateway) -> str:
+    gateway.store.record_model("digits", "1", "a" * 32, META)
+    gateway.store.record_model("digits", "2", "b" * 32, META)
+    return "digits"
+
+
+def test_models_list_and_describe(gateway: Gateway, digits: str) -> None:
+    listed = gateway.client.get("/v1/models", headers=AUTH).json["models"]
+    assert [m["name"] for m in listed] == ["digits"]
+    model = gateway.client.get("/v1/models/digits", headers=AUTH).json
+    assert model["default_version"] == "2" and model["versions"] == {"1": "a" * 32, "2": "b" * 32}
+    assert model["class_names"][7] == "7" and model["output_shape"] == [1, 28, 28]
+    assert gateway.client.get("/v1/models/nothing", headers=AUTH).status_code == 404
+    assert gateway.client.get("/v1/models/BAD..name", headers=AUTH).status_code == 404
+
+
+def test_generate_json_and_png(gateway: Gateway, digits: str) -> None:
+    response = gateway.client.post(
+        "/v1/models/digits/generate", json={"n": 16, "label": 7, "seed": 3}, headers=AUTH
+    )
+    assert response.status_code == 200 and response.json["images"] == ["x"]
+    assert gateway.torchserve.calls[-1] == (
+        "digits",
+        {"n": 16, "label": 7, "seed": 3, "format": "json"},
+        None,
+    )
+    png = gateway.client.post(
+        "/v1/models/digits/generate?version=1",
+        json={"n": 16, "label": 7},
+        headers=AUTH | {"Accept": "image/png"},
+    )
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert (
+        gateway.torchserve.calls[-1][1]["format"] == "grid"
+        and gateway.torchserve.calls[-1][2] == "1"
+    )
+    got = gateway.client.get("/v1/models/digits/generate?n=4&label=2&seed=9", headers=AUTH)
+    assert got.mimetype == "image/png" and gateway.torchserve.calls[-1][1] == {
+        "n": 4,
+        "label": 2,
+        "seed": 9,
+        "format": "grid",
+    }
+
+
+def test_experiments_are_forwarded(gateway: Gateway, digits: str) -> None:
+    body = {"label": 3, "experiment": {"kind": "interpolate", "seeds": [1, 2], "steps": 12}}
+    assert (
+        gateway.client.post("/v1/models/digits/generate", json=body, headers=AUTH).status_code
+        == 200
+    )
+    assert gateway.torchserve.calls[-1][1]["experiment"]["steps"] == 12
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"n": 2}, "label"),
+        ({"n": 2, "label": 10}, "label"),
+        ({"n": 0, "label": 1}, "n"),
+        ({"n": 65, "label": 1}, "n"),
+        ({"n": "x", "label": 1}, "n"),
+        ({"n": 1, "label": 1, "seed": -1}, "seed"),
+        ({"n": 1, "label": 1, "format": "gif"}, "format"),
+        ({"n": 1, "label": 1, "colour": 1}, "colour"),
+        ({"label": 1, "experiment": {"kind": "warp", "seeds": [1, 2]}}, "experiment.kind"),
+    ],
+)
+def test_bad_generation_requests_never_reach_torchserve(
+    gateway: Gateway, digits: str, body: dict, field: str
+) -> None:
+    response = gateway.client.post("/v1/models/digits/generate", json=body, headers=AUTH)
+    assert response.status_code == 400 and field in error_of(response).get("fields", {})
+    assert gateway.torchserve.calls == []
+
+
+def test_generation_errors(gateway: Gateway, digits: str) -> None:
+    assert (
+        gateway.client.post("/v1/models/ghost/generate", json={"n": 1}, headers=AUTH).status_code
+        == 404
+    )
+    assert (
+        gateway.client.post(
+            "/v1/models/digits/generate?version=9", json={"n": 1, "label": 1}, headers=AUTH
+        ).status_code
+        == 404
+    )
+    assert (
+        gateway.client.get("/v1/models/digits/generate?n=two&label=1", headers=AUTH).status_code
+        == 400
+    )
+    assert (
+        gateway.client.get("/v1/models/digits/generate?label=1&evil=1", headers=AUTH).status_code
+        == 400
+    )
+    gateway.torchserve.answer = Response(
+        400,
+        "application/json",
+        b'{"error": {"message": "label out of range", "fields": {"label": "bad"}}}',
+    )
+    refused = gateway.client.post(
+        "/v1/models/digits/generate", json={"n": 1, "label": 1}, headers=AUTH
+    )
+    assert refused.status_code == 400 and error_of(refused)["fields"] == {"label": "bad"}
+    gateway.torchserve.answer = None
+    gateway.torchserve.down = True
+    down = gateway.client.post(
+        "/v1/models/digits/generate", json={"n": 1, "label": 1}, headers=AUTH
+    )
+    assert down.status_code == 503 and error_of(down)["code"] == "torchserve_unavailable"
+
+
+# ---- the rest ------------------------------------------------------------------------------------
+
+
+def test_openapi_and_docs(gateway: Gateway) -> None:
+    spec = gateway.client.get("/openapi.json").json
+    assert spec["openapi"].startswith("3.") and "/v1/models/{name}/generate" in spec["paths"]
+    job_spec = spec["components"]["schemas"]["JobSpec"]
+    assert "model" in job_spec["properties"] and job_spec["additionalProperties"] is False
+    page = gateway.client.get("/docs")
+    assert page.status_code == 200 and b"/v1/jobs" in page.data
+
+
+def test_unknown_routes_and_methods_answer_json(gateway: Gateway) -> None:
+    assert error_of(gateway.client.get("/v2/nothing"))["code"] == "not_found"
+    response = gateway.client.put("/v1/jobs", headers=AUTH)
+    assert response.status_code == 405 and error_of(response)["code"] == "method_not_allowed"
+
+
+def test_request_ids(gateway: Gateway) -> None:
+    assert len(gateway.client.get("/healthz").headers["X-Request-Id"]) == 32
+    assert (
+        gateway.client.get("/healthz", headers={"X-Request-Id": "abc123"}).headers["X-Request-Id"]
+        == "abc123"
+    )
+    assert (
+        gateway.client.get("/healthz", headers={"X-Request-Id": "bad id;drop"}).headers[
+            "X-Request-Id"
+        ]
+        != "bad id;drop"
+    )
