@@ -26,6 +26,21 @@ class GatewaySettings:
     generate_timeout_s: float = 10.0
     longest_job_s: int = 6 * 3600  # must match the workers' (the broker's visibility timeout)
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` return these settings (for child processes)."""
+        return {
+            "GANFOUNDRY_REDIS_URL": self.redis_url,
+            "GANFOUNDRY_API_KEYS": ",".join(self.api_keys),
+            "GANFOUNDRY_TORCHSERVE_INFERENCE_URL": self.torchserve_inference_url,
+            "GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL": self.torchserve_management_url,
+            "GANFOUNDRY_ARTIFACT_ROOT": str(self.artifact_root),
+            "GANFOUNDRY_PUBLIC_READS": "true" if self.public_reads else "false",
+            "GANFOUNDRY_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "GANFOUNDRY_MAX_IMAGES": str(self.max_images),
+            "GANFOUNDRY_GENERATE_TIMEOUT_S": str(self.generate_timeout_s),
+            "GANFOUNDRY_LONGEST_JOB_S": str(self.longest_job_s),
+        }
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         source = os.environ if env is None else env

@@ -4,119 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from model_archive.config import ServerConfig
-from model_archive.server import TorchServeProcess, free_port, start_torchserve
+from model_archive.server import start_torchserve
+from tests.integration.conftest import Stack, make_stack
 from workers.celery_app import make_app, send_training_job
-from workers.redis_server import RedisProcess, start_redis
-from workers.settings import WorkerSettings
+from workers.redis_server import RedisProcess
 from workers.spec import JobSpec
-from workers.store import Job, JobStore
-from workers.worker_main import start_cpu_worker
-
-TIMEOUT_S = 180
-
-
-@dataclass
-class Stack:
-    settings: WorkerSettings
-    env: dict[str, str]
-    store: JobStore
-    folder: Path
-
-    def submit(self, payload: dict) -> str:
-        job = self.store.create(JobSpec.model_validate(payload))
-        send_training_job(make_app(self.settings.redis_url, self.settings.longest_job_s), job.id)
-        return job.id
-
-    def wait(self, job_id: str, done: Callable[[Job], bool], timeout_s: float = TIMEOUT_S) -> Job:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            job = self.store.get(job_id)
-            if done(job):
-                return job
-            time.sleep(0.2)
-        raise AssertionError(f"job {job_id} stuck: {self.store.get(job_id).to_dict()}")
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture(scope="module")
-def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    server = start_redis(tmp_path_factory.mktemp("jobs-redis"), free_port())
-    yield server
-    server.stop()
-
-
-def make_stack(
-    root: Path, redis_url: str, inference: str, management: str, store_dir: Path
-) -> Stack:
-    settings = WorkerSettings(
-        redis_url=redis_url,
-        artifact_root=root / "artifacts",
-        data_root=root / "data",
-        model_store=store_dir,
-        torchserve_inference_url=inference,
-        torchserve_management_url=management,
-        progress_interval_s=0.2,
-        lock_lease_s=3.0,
-        register_attempts=40,
-        register_backoff_s=0.5,
-        longest_job_s=8,  # the broker hands a dead worker's job out again after ~10 s
-    )
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    env = settings.to_env()
-    return Stack(settings, env, JobStore.from_url(redis_url), root)
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    jobs_redis: RedisProcess,
-    torchserve: TorchServeProcess,
-) -> Stack:
-    client = torchserve.client
-    return make_stack(
-        tmp_path_factory.mktemp("jobs"),
-        jobs_redis.url,
-        client.inference_url,
-        client.management_url,
-        torchserve.config.model_store,
-    )
-
-
-@pytest.fixture
-def start_worker(stack: Stack) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(target: Stack = stack) -> Worker:
-        worker = Worker(start_cpu_worker(target.env, target.folder / f"worker-{len(started)}.log"))
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
 
 SHORT = {
     "model": "mnist-cgan",

@@ -1,0 +1,130 @@
+"""The whole stack over HTTP: Redis, a Celery worker, TorchServe and the gateway under gunicorn."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from model_archive.config import free_port
+from services.server import GatewayProcess, start_gateway
+from services.settings import GatewaySettings
+from tests.integration.conftest import Stack
+
+KEY = "e2e-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    settings = GatewaySettings(
+        redis_url=stack.settings.redis_url,
+        api_keys=(KEY,),
+        torchserve_inference_url=stack.settings.torchserve_inference_url,
+        torchserve_management_url=stack.settings.torchserve_management_url,
+        artifact_root=stack.settings.artifact_root,
+        longest_job_s=stack.settings.longest_job_s,
+    )
+    process = start_gateway(
+        settings.to_env(), free_port(), tmp_path_factory.mktemp("gateway") / "gateway.log"
+    )
+    yield process
+    process.stop()
+
+
+def call(
+    gateway: GatewayProcess, method: str, path: str, body: Any = None, accept: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if accept:
+        headers["Accept"] = accept
+    request = urllib.request.Request(gateway.url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def poll(
+    gateway: GatewayProcess, job_url: str, done: Any, timeout_s: float = 180
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, _, body = call(gateway, "GET", job_url)
+        job = json.loads(body)
+        if status == 200 and done(job):
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"{job_url} stuck: {job}")
+
+
+def test_train_serve_and_draw_sevens_over_http(
+    gateway: GatewayProcess, start_worker, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    spec = {
+        "model": "mnist-cgan",
+        "training": {"max_steps": 300, "seed": 4},
+        "serve_as": "e2e-digits",
+    }
+    status, headers, body = call(gateway, "POST", "/v1/jobs", spec)
+    assert status == 202, body
+    job_url = headers["Location"]
+    job = poll(gateway, job_url, lambda j: j["state"] in ("succeeded", "failed", "cancelled"))
+    assert job["state"] == "succeeded", job["error"]
+    assert job["served"] == {"name": "e2e-digits", "version": "1"}
+
+    for name in ("loss_plot", "samples"):
+        status, headers, png = call(gateway, "GET", job["artifacts"][name])
+        assert status == 200 and headers["Content-Type"] == "image/png"
+        assert Image.open(io.BytesIO(png)).size[0] > 100
+    status, _, metrics = call(gateway, "GET", job["artifacts"]["metrics"])
+    assert json.loads(metrics)["training"]["steps"] == 300
+
+    status, headers, png = call(
+        gateway,
+        "POST",
+        "/v1/models/e2e-digits/generate",
+        {"n": 16, "label": 7, "seed": 0},
+        accept="image/png",
+    )
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(png)).size == (8 * 30 + 2, 2 * 30 + 2)  # 16 digits, 8 a row
+    status, _, again = call(gateway, "GET", "/v1/models/e2e-digits/generate?n=16&label=7&seed=0")
+    assert status == 200 and again == png  # same seeds, same picture
+
+    status, _, body = call(gateway, "GET", "/v1/models/e2e-digits")
+    model = json.loads(body)
+    assert model["versions"] == {"1": job["id"]} and model["num_classes"] == 10
+
+    status, _, body = call(gateway, "POST", "/v1/models/e2e-digits/generate", {"n": 2, "label": 12})
+    assert status == 400 and "label" in json.loads(body)["error"]["fields"]
+
+
+def test_cancel_a_second_job_over_http(gateway: GatewayProcess, start_worker) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    status, headers, _ = call(
+        gateway,
+        "POST",
+        "/v1/jobs",
+        {"model": "mnist-cgan", "training": {"epochs": 500, "batch_size": 32}},
+    )
+    assert status == 202
+    poll(gateway, headers["Location"], lambda j: j["state"] == "running" and j["progress"])
+    status, _, _ = call(gateway, "DELETE", headers["Location"])
+    assert status == 202
+    job = poll(gateway, headers["Location"], lambda j: j["state"] == "cancelled", timeout_s=10)
+    assert job["state"] == "cancelled"
+    status, _, _ = call(gateway, "DELETE", headers["Location"])
+    assert status == 409
