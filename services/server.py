@@ -34,7 +34,9 @@ class GatewayProcess:
                 self.process.wait()
 
 
-def gunicorn_command(port: int, workers: int = 2, threads: int = 8, bind: str = "127.0.0.1") -> list[str]:
+def gunicorn_command(
+    port: int, workers: int = 2, threads: int = 8, bind: str = "127.0.0.1"
+) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "services.wsgi:app",
         "--bind", f"{bind}:{port}", "--worker-class", "gthread",
@@ -43,10 +45,15 @@ def gunicorn_command(port: int, workers: int = 2, threads: int = 8, bind: str = 
     ]  # fmt: skip
 
 
-def start_gateway(env: dict[str, str], port: int, log: Path, wait_s: float = 30.0) -> GatewayProcess:
+def start_gateway(
+    env: dict[str, str], port: int, log: Path, wait_s: float = 30.0
+) -> GatewayProcess:
     with open(log, "ab") as handle:
         process = subprocess.Popen(
-            gunicorn_command(port), env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT
+            gunicorn_command(port),
+            env={**os.environ, **env},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
     gateway = GatewayProcess(process, port)
     deadline = time.monotonic() + wait_s
