@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 
-.PHONY: help demo setup test lint bench train dry-run worker clean
+.PHONY: help demo setup test lint bench train dry-run worker gateway clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/time_to_quality.py
 	$(BIN)/python bench/serve_latency.py
 	$(BIN)/python bench/job_latency.py
+	$(BIN)/python bench/gateway_overhead.py
 
 train: setup ## Train SPEC (a job spec file) locally into RUN
 	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)
@@ -45,6 +46,9 @@ dry-run: setup ## One real training step of SPEC on fake data
 
 worker: setup ## Celery training workers, one per GPU (or one on the CPU); needs GANFOUNDRY_* settings
 	$(BIN)/ganfoundry-worker
+
+gateway: setup ## The REST gateway under gunicorn on :8000; needs GANFOUNDRY_* settings
+	$(BIN)/gunicorn services.wsgi:app --bind 127.0.0.1:8000 --worker-class gthread --workers 2 --threads 8
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
