@@ -36,7 +36,9 @@ def test_no_input_causes_a_server_error(gateway: Gateway) -> None:
         def exercise(case) -> None:  # type: ignore[no-untyped-def]
             response = case.call(headers=AUTH)
             if response.status_code >= 500:
-                failures.append(f"{case.operation.label}: {response.status_code} {response.text[:200]}")
+                failures.append(
+                    f"{case.operation.label}: {response.status_code} {response.text[:200]}"
+                )
 
         exercise()
     assert not failures, failures[:5]

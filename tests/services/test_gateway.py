@@ -379,3 +379,29 @@ def test_request_ids(gateway: Gateway) -> None:
         ]
         != "bad id;drop"
     )
+
+
+def test_the_gateway_recovers_when_redis_returns(tmp_path: Path) -> None:
+    from model_archive.config import free_port
+    from workers.redis_server import start_redis
+
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    app = create_app(
+        settings_for(url, tmp_path),
+        store=JobStore.from_url(url, timeout_s=0.5),
+        torchserve=FakeTorchServe(),
+        send_job=lambda _: None,
+    )  # type: ignore[arg-type]
+    client = app.test_client()
+    server = start_redis(tmp_path / "redis", port)
+    assert client.get("/v1/jobs", headers=AUTH).status_code == 200
+    server.stop()
+    began = time.monotonic()
+    assert client.get("/v1/jobs", headers=AUTH).status_code == 503
+    assert time.monotonic() - began < 1.5
+    server = start_redis(tmp_path / "redis", port)
+    try:
+        assert client.get("/v1/jobs", headers=AUTH).status_code == 200
+    finally:
+        server.stop()
