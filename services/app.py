@@ -6,7 +6,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -29,6 +30,9 @@ class Services:
     store: JobStore
     torchserve: TorchServeClient
     send_job: JobSender
+    # name → (expiry, model): generation skips two Redis reads per request (a new default
+    # version is seen within MODEL_CACHE_S; a new name at once, since misses are not cached)
+    model_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
 
 def celery_sender(settings: GatewaySettings) -> JobSender:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -17,6 +18,7 @@ models = Blueprint("models", __name__, url_prefix="/v1/models")
 NAME = re.compile(SERVE_NAME_PATTERN)
 VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$")
 QUERY_INTEGERS = ("n", "label", "seed")
+MODEL_CACHE_S = 2.0
 
 
 @models.get("")
@@ -70,7 +72,7 @@ def generate_get(name: str) -> Response:
 
 
 def _generate(name: str, body: dict[str, Any]) -> Response:
-    model = _model(name)
+    model = _cached_model(name)
     generate_request: GenerateRequest = validate(GenerateRequest, body)
     _check_against(model, generate_request)
     version = request.args.get("version")
@@ -129,6 +131,17 @@ def _model(name: str) -> dict[str, Any]:
     model = services().store.get_model(name) if NAME.match(name) else None
     if model is None:
         raise ApiError(404, "not_found", f"no model named {name[:64]!r}; see GET /v1/models")
+    return model
+
+
+def _cached_model(name: str) -> dict[str, Any]:
+    cache = services().model_cache
+    now = time.monotonic()
+    hit = cache.get(name)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    model = _model(name)
+    cache[name] = (now + MODEL_CACHE_S, model)
     return model
 
 
