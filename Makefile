@@ -6,13 +6,22 @@ STAMP := $(VENV)/.installed
 SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 
-.PHONY: help demo setup test lint bench train dry-run worker gateway clean
+.PHONY: help demo up down status setup test lint bench train dry-run worker gateway clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-demo: setup ## Train the conditional MNIST GAN on the built-in digits; writes runs/demo/samples.png
-	$(BIN)/ganfoundry-train run examples/mnist-cgan.json --out runs/demo
+demo: up ## The main job: train digits through the REST API; writes runs/demo/digits.png
+	$(BIN)/ganfoundry demo
+
+up: setup ## Start Redis, TorchServe, a worker and the gateway as local processes (runs/stack)
+	$(BIN)/ganfoundry-stack up
+
+down: ## Stop exactly the processes that make up started
+	@if [ -x $(BIN)/ganfoundry-stack ]; then $(BIN)/ganfoundry-stack down; else echo "nothing was running"; fi
+
+status: ## Which local processes are alive
+	@$(BIN)/ganfoundry-stack status
 
 setup: $(STAMP) ## Make .venv and install everything the project needs
 

@@ -50,7 +50,10 @@ class ImageRequest:
 
     @property
     def columns(self) -> int:
-        return 4 if self.kind != "images" else min(self.count, 8)
+        """Grid width: experiments in fours (the book's 3x4); up to 10 images in one row."""
+        if self.kind != "images":
+            return 4
+        return self.count if self.count <= 10 else 8
 
 
 def decode_body(body: object) -> dict[str, Any]:

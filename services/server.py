@@ -46,7 +46,7 @@ def gunicorn_command(
 
 
 def start_gateway(
-    env: dict[str, str], port: int, log: Path, wait_s: float = 30.0
+    env: dict[str, str], port: int, log: Path, wait_s: float = 30.0, new_session: bool = False
 ) -> GatewayProcess:
     with open(log, "ab") as handle:
         process = subprocess.Popen(
@@ -54,6 +54,7 @@ def start_gateway(
             env={**os.environ, **env},
             stdout=handle,
             stderr=subprocess.STDOUT,
+            start_new_session=new_session,
         )
     gateway = GatewayProcess(process, port)
     deadline = time.monotonic() + wait_s

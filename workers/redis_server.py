@@ -51,7 +51,11 @@ class RedisProcess:
 
 
 def start_redis(
-    folder: Path, port: int, append_only: bool = False, wait_s: float = 10.0
+    folder: Path,
+    port: int,
+    append_only: bool = False,
+    wait_s: float = 10.0,
+    new_session: bool = False,
 ) -> RedisProcess:
     folder.mkdir(parents=True, exist_ok=True)
     command = [
@@ -59,7 +63,9 @@ def start_redis(
         "--save", "", "--appendonly", "yes" if append_only else "no", "--daemonize", "no",
     ]  # fmt: skip
     with open(folder / "redis.log", "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=new_session
+        )
     server = RedisProcess(process, port)
     client = redis.Redis(port=port, socket_timeout=1)
     deadline = time.monotonic() + wait_s

@@ -51,7 +51,9 @@ def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dic
     return commands
 
 
-def start_cpu_worker(settings_env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_cpu_worker(
+    settings_env: dict[str, str], log: Path, new_session: bool = False
+) -> subprocess.Popen[bytes]:
     """One CPU worker process, as ``ganfoundry-worker`` starts it (tests and benchmarks)."""
     ((command, extra),) = worker_commands([], "INFO")
     with open(log, "ab") as handle:
@@ -60,6 +62,7 @@ def start_cpu_worker(settings_env: dict[str, str], log: Path) -> subprocess.Pope
             env={**os.environ, **settings_env, **extra},
             stdout=handle,
             stderr=subprocess.STDOUT,
+            start_new_session=new_session,
         )
 
 
