@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
+DEMO_OUT ?= runs/demo/digits.png
 
 .PHONY: help demo up down status setup test lint bench train dry-run worker gateway clean
 
@@ -12,7 +13,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 demo: up ## The main job: train digits through the REST API; writes runs/demo/digits.png
-	$(BIN)/ganfoundry demo
+	$(BIN)/ganfoundry demo --out $(DEMO_OUT)
 
 up: setup ## Start Redis, TorchServe, a worker and the gateway as local processes (runs/stack)
 	$(BIN)/ganfoundry-stack up

@@ -177,36 +177,43 @@ def _save(root: Path, state: StackState) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
+    """The process exists and is not a zombie."""
+    return _state(pid) not in (None, "Z")
 
 
-def _zombie(pid: int) -> bool:
+def _state(pid: int) -> str | None:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
+        return None
 
 
-def _stop_group(pid: int, timeout_s: float = 20.0) -> bool:
-    """SIGTERM to the process group we created for ``pid``, SIGKILL if it lingers."""
-    if not _alive(pid):
+def _group(pgid: int) -> list[int]:
+    """Live processes of a process group (ours: each service was started in a new session)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def _stop_group(pgid: int, timeout_s: float = 30.0) -> bool:
+    """SIGTERM to the group started for a service, wait until all of it is gone, then SIGKILL."""
+    if not _group(pgid):
         return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
+    while _group(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if _group(pgid):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
     return True
 
 

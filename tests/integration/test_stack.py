@@ -1,0 +1,141 @@
+"""make up, make demo, the CLI and make down, for real: processes start, answer and stop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from model_archive.config import free_port
+from services.stack import _group, read_state
+from workers.engine.data import Dataset, builtin_mnist_sample
+from workers.engine.evaluator import get_evaluator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make(target: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", target, *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ganfoundry"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = dict(os.environ) | {"GANFOUNDRY_RUN_DIR": str(tmp_path / "stack")}
+    for name in (
+        "GATEWAY",
+        "REDIS",
+        "INFERENCE",
+        "MANAGEMENT",
+        "METRICS",
+        "GRPC_INFERENCE",
+        "GRPC_MANAGEMENT",
+    ):
+        env[f"GANFOUNDRY_{name}_PORT"] = str(free_port())
+    yield env
+    make("down", env)  # whatever happened, leave nothing running
+
+
+def rows_show_their_class(sheet: Path) -> list[float]:
+    """Cut the demo sheet into its 10x10 digits and ask the evaluator what each row shows."""
+    picture = Image.open(sheet).convert("L")
+    scale = 3
+    picture = picture.resize(
+        (picture.width // scale, picture.height // scale), Image.Resampling.NEAREST
+    )
+    pixels = (
+        torch.tensor(list(picture.getdata()), dtype=torch.float32).view(
+            picture.height, picture.width
+        )
+        / 255
+    )
+    train, test = builtin_mnist_sample()
+    evaluator = get_evaluator(
+        Dataset("builtin:mnist-sample", "builtin:mnist-sample:v1", train, test, 10)
+    )
+    row_height = picture.height // 10
+    accuracy = []
+    for label in range(10):
+        cells = [
+            pixels[label * row_height + 2 : label * row_height + 30, 2 + 30 * i : 30 + 30 * i]
+            for i in range(10)
+        ]
+        predicted = evaluator.predict(torch.stack(cells).unsqueeze(1))
+        accuracy.append(float((predicted == label).float().mean()))
+    return accuracy
+
+
+def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) -> None:
+    started = make("up", stack_env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "API key:" in started.stdout
+    run_dir = Path(stack_env["GANFOUNDRY_RUN_DIR"])
+    state = read_state(run_dir)
+    assert (
+        state is not None
+        and all(state.alive().values())
+        and set(state.pids) == {"redis", "torchserve", "worker", "gateway"}
+    )
+    with urllib.request.urlopen(f"{state.url}/readyz", timeout=5) as answer:
+        assert answer.status == 200
+    again = make("up", stack_env)
+    assert again.returncode == 0 and read_state(run_dir) == state  # already up: nothing restarted
+
+    sheet = tmp_path / "digits.png"
+    demo = make("demo", stack_env, f"DEMO_OUT={sheet}")
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert str(sheet) in demo.stdout
+    assert Image.open(sheet).size == (3 * (10 * 30 + 2), 3 * 10 * (30 + 2))  # one row per class
+    accuracy = rows_show_their_class(sheet)
+    assert sum(accuracy) / 10 >= 0.8 and min(accuracy) >= 0.5, accuracy
+
+    models = cli(stack_env, "models")
+    assert models.returncode == 0 and "demo-digits" in models.stdout
+    threes = tmp_path / "threes.png"
+    assert (
+        cli(
+            stack_env, "generate", "demo-digits", "--label", "3", "--n", "4", "--out", str(threes)
+        ).returncode
+        == 0
+    )
+    assert Image.open(threes).size == (4 * 30 + 2, 30 + 2)
+    refused = cli(
+        stack_env, "generate", "demo-digits", "--label", "42", "--out", str(tmp_path / "no.png")
+    )
+    assert refused.returncode == 1 and refused.stderr.strip().count("\n") == 0
+    assert "400" in refused.stderr and "label" in refused.stderr
+    submitted = cli(stack_env, "submit", "--preset", "mnist-cgan")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.split()[1]
+    assert cli(stack_env, "cancel", job_id).returncode == 0
+    listed = cli(stack_env, "jobs")
+    assert job_id in listed.stdout
+
+    stopped = make("down", stack_env)
+    assert stopped.returncode == 0 and "gateway" in stopped.stdout
+    assert read_state(run_dir) is None
+    assert all(not _group(pid) for pid in state.pids.values())  # every process of every service
