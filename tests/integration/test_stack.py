@@ -7,6 +7,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -67,12 +68,7 @@ def rows_show_their_class(sheet: Path) -> list[float]:
     picture = picture.resize(
         (picture.width // scale, picture.height // scale), Image.Resampling.NEAREST
     )
-    pixels = (
-        torch.tensor(list(picture.getdata()), dtype=torch.float32).view(
-            picture.height, picture.width
-        )
-        / 255
-    )
+    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255)  # (H, W)
     train, test = builtin_mnist_sample()
     evaluator = get_evaluator(
         Dataset("builtin:mnist-sample", "builtin:mnist-sample:v1", train, test, 10)
