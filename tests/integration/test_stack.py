@@ -85,6 +85,44 @@ def rows_show_their_class(sheet: Path) -> list[float]:
     return accuracy
 
 
+def readme_curl_blocks() -> list[str]:
+    """Every ```bash block of the README that calls curl."""
+    text = (ROOT / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in text.split("```bash\n")[1:]]
+    return [block for block in blocks if "curl " in block]
+
+
+def run_readme_examples(env: dict[str, str], run_dir: Path, folder: Path) -> None:
+    blocks = readme_curl_blocks()
+    assert len(blocks) >= 2
+    generator = next((run_dir / "artifacts" / "jobs").glob("*/generator.pt"))
+    example_env = env | {
+        "URL": f"http://127.0.0.1:{env['GANFOUNDRY_GATEWAY_PORT']}",
+        "KEY": (run_dir / "api-key").read_text().strip(),
+        "TS": f"http://127.0.0.1:{env['GANFOUNDRY_INFERENCE_PORT']}",
+        "TSM": f"http://127.0.0.1:{env['GANFOUNDRY_MANAGEMENT_PORT']}",
+        "GEN": str(generator),
+        "STORE": str(run_dir / "model-store"),
+        "PATH": f"{ROOT / '.venv' / 'bin'}:{env['PATH']}",
+    }
+    folder.mkdir()
+    for block in blocks:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=folder,
+            env=example_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, (
+            f"README example failed:\n{block}\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}"
+        )
+    for picture in ("sevens.png", "samples.png"):
+        assert Image.open(folder / picture).format == "PNG"
+
+
 def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) -> None:
     started = make("up", stack_env)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -130,6 +168,8 @@ def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) ->
     assert cli(stack_env, "cancel", job_id).returncode == 0
     listed = cli(stack_env, "jobs")
     assert job_id in listed.stdout
+
+    run_readme_examples(stack_env, run_dir, tmp_path / "readme")
 
     stopped = make("down", stack_env)
     assert stopped.returncode == 0 and "gateway" in stopped.stdout

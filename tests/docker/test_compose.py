@@ -1,0 +1,306 @@
+"""Static checks of docker/: the compose files, the Dockerfiles and scripts/lint-docker.sh.
+
+No Docker engine and no network: the compose files are read with PyYAML, and the CPU override is
+applied with a small model of Compose's merge (mappings merge, sequences append, ``!reset`` drops
+a key, ``!override`` replaces it).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+SERVICES = ("redis", "torchserve", "gateway", "worker")
+SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD", re.IGNORECASE)
+
+
+class Reset:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Override:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """SafeLoader plus Compose's merge tags, kept as markers for ``merge``."""
+
+
+def _tagged(marker: type[Reset] | type[Override]) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Reset | Override:
+        if isinstance(node, yaml.MappingNode):
+            return marker(loader.construct_mapping(node, deep=True))
+        if isinstance(node, yaml.SequenceNode):
+            return marker(loader.construct_sequence(node, deep=True))
+        return marker(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+    return construct
+
+
+ComposeLoader.add_constructor("!reset", _tagged(Reset))
+ComposeLoader.add_constructor("!override", _tagged(Override))
+
+
+def load(name: str) -> dict[str, Any]:
+    return dict(yaml.load((DOCKER / name).read_text(), Loader=ComposeLoader))
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Reset):
+            result.pop(key, None)
+        elif isinstance(value, Override):
+            result[key] = value.value
+        elif isinstance(value, dict):
+            below = result.get(key)
+            result[key] = merge(below if isinstance(below, dict) else {}, value)
+        elif isinstance(value, list) and isinstance(result.get(key), list):
+            result[key] = result[key] + value  # Compose appends (or merges by key), never drops
+        else:
+            result[key] = value
+    return result
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load("compose.yaml")
+
+
+@pytest.fixture(scope="module")
+def cpu_override() -> dict[str, Any]:
+    return load("compose.cpu.yaml")
+
+
+@pytest.fixture(scope="module")
+def cpu(compose: dict[str, Any], cpu_override: dict[str, Any]) -> dict[str, Any]:
+    return merge(compose, cpu_override)
+
+
+def gpu_devices(service: dict[str, Any]) -> list[dict[str, Any]]:
+    reservations = service.get("deploy", {}).get("resources", {}).get("reservations", {})
+    return [
+        device
+        for device in reservations.get("devices") or []
+        if device.get("driver") == "nvidia" and "gpu" in device.get("capabilities", [])
+    ]
+
+
+def test_the_services_are_there(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == set(SERVICES)
+    assert set(compose["volumes"]) == {"artifacts", "data", "model-store", "redis-data"}
+
+
+@pytest.mark.parametrize("config", ["compose", "cpu"])
+def test_every_service_has_a_healthcheck(config: str, request: pytest.FixtureRequest) -> None:
+    for name, service in request.getfixturevalue(config)["services"].items():
+        check = service.get("healthcheck", {})
+        assert check.get("test"), f"{name} has no healthcheck"
+        assert not check.get("disable") and check["test"][0] != "NONE", name
+
+
+def test_gateway_and_worker_wait_for_healthy_backends(compose: dict[str, Any]) -> None:
+    for name in ("gateway", "worker"):
+        depends = compose["services"][name]["depends_on"]
+        assert set(depends) == {"redis", "torchserve"}, name
+        assert all(d["condition"] == "service_healthy" for d in depends.values()), name
+
+
+def published_ports(config: dict[str, Any]) -> dict[str, list[Any]]:
+    return {n: s["ports"] for n, s in config["services"].items() if s.get("ports")}
+
+
+def test_only_the_gateway_is_published(
+    compose: dict[str, Any], cpu_override: dict[str, Any]
+) -> None:
+    for config in (compose, cpu_override):
+        ports = published_ports(config)
+        assert set(ports) <= {"gateway"}
+        for port in ports.get("gateway", []):
+            assert str(port).endswith(":8000"), port
+    assert "ports" not in compose["services"]["torchserve"]
+    assert compose["services"]["torchserve"].get("expose", []) in ([], ["8080"])
+    for name in ("compose.yaml", "compose.cpu.yaml"):
+        text = (DOCKER / name).read_text()
+        for block in re.findall(r"^\s*ports:\n((?:\s*- .*\n)+)", text, re.MULTILINE):
+            assert "8081" not in block, name
+
+
+def test_gpus_are_reserved_only_without_the_cpu_override(
+    compose: dict[str, Any], cpu: dict[str, Any]
+) -> None:
+    for name in ("worker", "torchserve"):
+        assert gpu_devices(compose["services"][name]), name
+        assert not gpu_devices(cpu["services"][name]), name
+    assert cpu["services"]["worker"]["environment"]["GANFOUNDRY_GPUS"] == ""
+    # unset (not empty) by default, so the worker asks nvidia-smi
+    assert compose["services"]["worker"]["environment"]["GANFOUNDRY_GPUS"] is None
+
+
+def test_api_keys_are_required_and_no_secret_is_written_down(compose: dict[str, Any]) -> None:
+    keys = compose["services"]["gateway"]["environment"]["GANFOUNDRY_API_KEYS"]
+    assert re.fullmatch(r"\$\{GANFOUNDRY_API_KEYS:\?[^}]+\}", keys)
+    for name, service in compose["services"].items():
+        for variable, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(variable):
+                assert value is None or re.fullmatch(r"\$\{[^}]+\}", str(value)), (name, variable)
+    example = (DOCKER / ".env.example").read_text()
+    for line in example.splitlines():
+        variable, _, value = line.partition("=")
+        if not line.startswith("#") and SECRET_NAME.search(variable):
+            assert value == "", f".env.example gives {variable} a value"
+
+
+def test_env_example_documents_every_variable_compose_reads() -> None:
+    text = "".join((DOCKER / n).read_text() for n in ("compose.yaml", "compose.cpu.yaml"))
+    read = set(re.findall(r"\$\{([A-Z0-9_]+)", text)) | {"GANFOUNDRY_GPUS"}
+    example = (DOCKER / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.MULTILINE))
+    assert read <= documented
+
+
+def test_redis_keeps_an_append_only_file(compose: dict[str, Any]) -> None:
+    redis = compose["services"]["redis"]
+    command = redis["command"] if isinstance(redis["command"], list) else redis["command"].split()
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert any(str(v).startswith("redis-data:/data") for v in redis["volumes"])
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+
+
+def test_builds_use_the_repository_root(compose: dict[str, Any]) -> None:
+    for name in ("gateway", "worker", "torchserve"):
+        build = compose["services"][name]["build"]
+        assert build["context"] == ".."
+        assert (ROOT / build["dockerfile"]).is_file()
+
+
+def dockerfile(name: str) -> list[list[str]]:
+    """The instructions of docker/<name>.Dockerfile, continuation lines joined."""
+    text = (DOCKER / f"{name}.Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [line.split(None, 1) for line in lines if line and not line.startswith("#")]
+
+
+def copied_sources(name: str) -> list[str]:
+    sources = []
+    for instruction, rest in dockerfile(name):
+        if instruction == "COPY":
+            words = [w for w in shlex.split(rest) if not w.startswith("--")]
+            sources += words[:-1]
+    return sources
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker", "torchserve"])
+def test_images_run_as_a_user_and_their_ignore_file_lets_the_copies_through(name: str) -> None:
+    users = [rest for instruction, rest in dockerfile(name) if instruction == "USER"]
+    assert users and users[-1].split(":")[0] not in ("0", "root")
+    ignore = (DOCKER / f"{name}.Dockerfile.dockerignore").read_text().splitlines()
+    assert ignore[ignore.index("*") :]  # everything else stays out (.venv is gigabytes)
+    for source in copied_sources(name):
+        assert f"!{source}" in ignore, source
+
+
+def test_the_gateway_image_installs_no_torch() -> None:
+    instructions = dockerfile("gateway")
+    assert instructions[0] == ["FROM", "python:3.11-slim"]
+    runs = " ".join(rest for instruction, rest in instructions if instruction == "RUN")
+    assert "torch" not in runs and "pip install ." not in runs
+    lines = (DOCKER / "requirements-gateway.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    assert set(pins) == {"flask", "gunicorn", "pydantic", "redis", "celery"}
+    assert any(instruction == "HEALTHCHECK" for instruction, _ in instructions)
+    assert "gunicorn" in dict(instructions)["CMD"]
+
+
+def gateway_imports() -> tuple[set[Path], set[str]]:
+    """Project files and third-party packages reachable from services.wsgi."""
+    files: set[Path] = set()
+    external: set[str] = set()
+    pending = ["services.wsgi"]
+    while pending:
+        module = pending.pop()
+        parts = module.split(".")
+        for i in range(1, len(parts) + 1):  # a package's __init__ runs first
+            base = ROOT.joinpath(*parts[:i])
+            path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+            if not path.is_file() or path in files:
+                continue
+            files.add(path)
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in ("services", "workers", "model_archive"):
+                        pending.append(name)
+                    elif top not in sys.stdlib_module_names:
+                        external.add(top)
+    return files, external
+
+
+def test_the_gateway_image_copies_every_module_the_gateway_imports() -> None:
+    files, external = gateway_imports()
+    sources = copied_sources("gateway")
+    for path in files:
+        relative = path.relative_to(ROOT).as_posix()
+        assert any(
+            relative == s or (s.endswith("/") and relative.startswith(s)) for s in sources
+        ), f"{relative} is imported by the gateway but not copied into its image"
+    # werkzeug comes with flask, kombu with celery
+    assert external <= {"flask", "werkzeug", "pydantic", "redis", "celery", "kombu"}, external
+
+
+def test_worker_and_torchserve_images() -> None:
+    worker = dict(dockerfile("worker"))
+    assert worker["FROM"].startswith("nvidia/cuda:")
+    assert worker["CMD"] == '["ganfoundry-worker"]'
+    torchserve = dict(dockerfile("torchserve"))
+    command = " ".join(ast.literal_eval(torchserve["CMD"]))
+    assert "--start --foreground --ncs" in command
+    assert "--model-store /home/model-server/model-store" in command
+    config = command.split("--ts-config ")[1].split()[0]
+    assert f"model_archive/torchserve/compose.properties {config}" in torchserve["COPY"]
+
+
+def test_the_cpu_configuration_is_valid_compose(cpu: dict[str, Any]) -> None:
+    """The merged result, not just each file, must be what the compose-spec allows."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schemas = pytest.importorskip("check_jsonschema.builtin_schemas")
+    import json
+
+    schema = json.loads(
+        Path(schemas.__file__).with_name("vendor").joinpath("compose-spec.json").read_text()
+    )
+    jsonschema.validate(cpu, schema)
+
+
+def test_the_docker_lint_script_passes() -> None:
+    bin_dir = Path(sys.executable).parent
+    missing = [t for t in ("hadolint", "check-jsonschema") if not (bin_dir / t).exists()]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed in {bin_dir} (pip install -e '.[dev]')")
+    done = subprocess.run(
+        ["bash", "scripts/lint-docker.sh"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "BIN": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
