@@ -7,7 +7,7 @@ SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 DEMO_OUT ?= runs/demo/digits.png
 
-.PHONY: help demo up down status setup test lint bench train dry-run worker gateway clean
+.PHONY: help demo up down status setup test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,10 +36,11 @@ $(STAMP): pyproject.toml
 test: setup ## Run the whole test suite
 	$(BIN)/pytest
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, mypy, the compose files against the compose-spec schema, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	scripts/lint-docker.sh
 
 bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/train_throughput.py
@@ -59,6 +60,15 @@ worker: setup ## Celery training workers, one per GPU (or one on the CPU); needs
 
 gateway: setup ## The REST gateway under gunicorn on :8000; needs GANFOUNDRY_* settings
 	$(BIN)/gunicorn services.wsgi:app --bind 127.0.0.1:8000 --worker-class gthread --workers 2 --threads 8
+
+docker-build: ## Build the gateway, worker and TorchServe images (Docker with Compose 2.24+)
+	docker compose -f docker/compose.yaml build
+
+docker-up: ## The stack on NVIDIA GPUs with docker compose; needs docker/.env (see docker/.env.example)
+	docker compose -f docker/compose.yaml up -d --build
+
+docker-up-cpu: ## The same on a host without GPUs
+	docker compose -f docker/compose.yaml -f docker/compose.cpu.yaml up -d --build
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

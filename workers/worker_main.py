@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -82,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    # One process gone (crashed, killed) ends the rest too, so a supervisor or a container's
+    # restart policy brings the whole set back rather than leaving a GPU idle.
+    while all(child.poll() is None for child in children):
+        time.sleep(1)
+    forward(signal.SIGTERM, None)
     return max(child.wait() for child in children)
 
 

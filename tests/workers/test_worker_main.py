@@ -35,3 +35,19 @@ def test_gpus_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_the_supervisor_never_loads_torch() -> None:
     code = "import sys, workers.worker_main; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_when_one_worker_process_ends_the_supervisor_ends_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    import workers.worker_main as worker_main
+
+    commands = [(["sleep", "60"], {}), ([sys.executable, "-c", "raise SystemExit(3)"], {})]
+    monkeypatch.setattr(worker_main, "worker_commands", lambda gpus, level: commands)
+    monkeypatch.setattr(worker_main, "visible_gpus", lambda: ["0", "1"])
+    monkeypatch.setattr(worker_main.signal, "signal", lambda *args: None)  # keep pytest's handlers
+    began = time.monotonic()
+    assert worker_main.main([]) != 0
+    assert time.monotonic() - began < 10  # the sleeping one was stopped, not waited for
