@@ -11,6 +11,8 @@ from pathlib import Path
 
 import redis
 
+from workers.processes import terminate
+
 
 class RedisServerError(RuntimeError):
     pass
@@ -41,13 +43,7 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def start_redis(

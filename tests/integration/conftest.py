@@ -15,6 +15,7 @@ from model_archive.config import ServerConfig, free_port
 from model_archive.server import TorchServeProcess, start_torchserve
 from workers.celery_app import make_app, send_training_job
 from workers.engine.pipeline import run_job
+from workers.processes import terminate
 from workers.redis_server import RedisProcess, start_redis
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
@@ -79,13 +80,7 @@ class Worker:
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,13 @@ from workers.redis_server import RedisProcess
 from workers.store import JobStore
 
 KEY = "test-key-0123456789abcdef"
+META = {
+    "family": "mnist-cgan",
+    "num_classes": 10,
+    "class_names": list("0123456789"),
+    "latent_size": 100,
+    "output_shape": [1, 28, 28],
+}
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 

@@ -8,16 +8,8 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.services.conftest import AUTH, Gateway
+from tests.services.conftest import AUTH, META, Gateway
 from workers.spec import JobSpec
-
-META = {
-    "family": "mnist-cgan",
-    "num_classes": 10,
-    "class_names": list("0123456789"),
-    "latent_size": 100,
-    "output_shape": [1, 28, 28],
-}
 
 
 def test_no_input_causes_a_server_error(gateway: Gateway) -> None:

@@ -9,18 +9,11 @@ import pytest
 
 from services.app import create_app
 from services.torchserve_client import Response
-from tests.services.conftest import AUTH, KEY, FakeTorchServe, Gateway, settings_for
+from tests.services.conftest import AUTH, KEY, META, FakeTorchServe, Gateway, settings_for
 from workers.spec import JobSpec
 from workers.store import JobStore
 
 SPEC = {"model": "mnist-cgan", "training": {"epochs": 3}, "serve_as": "digits"}
-META = {
-    "family": "mnist-cgan",
-    "num_classes": 10,
-    "class_names": list("0123456789"),
-    "latent_size": 100,
-    "output_shape": [1, 28, 28],
-}
 
 
 def error_of(response) -> dict:  # type: ignore[no-untyped-def]
