@@ -12,12 +12,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Family = Literal["pattern-1010", "mnist-gan-v1", "mnist-gan", "mnist-cgan"]
-FAMILIES: tuple[str, ...] = ("pattern-1010", "mnist-gan-v1", "mnist-gan", "mnist-cgan")
+Family = Literal[
+    "pattern-1010",
+    "mnist-gan-v1",
+    "mnist-gan",
+    "mnist-cgan",
+    "celeba-gan",
+    "celeba-dcgan",
+    "celeba-dcgan-gelu",
+]
 MNIST_FAMILIES: tuple[str, ...] = ("mnist-gan-v1", "mnist-gan", "mnist-cgan")
+FACE_FAMILIES: tuple[str, ...] = ("celeba-gan", "celeba-dcgan", "celeba-dcgan-gelu")
+FAMILIES: tuple[str, ...] = ("pattern-1010", *MNIST_FAMILIES, *FACE_FAMILIES)
 
-BUILTIN_SOURCES: tuple[str, ...] = ("builtin:mnist-sample", "builtin:pattern-1010")
-SOURCE_PATTERN = re.compile(r"^(builtin:[a-z0-9-]+|csv:.+|idx:.+)$")
+BUILTIN_SOURCES: tuple[str, ...] = (
+    "builtin:mnist-sample",
+    "builtin:pattern-1010",
+    "builtin:faces-sample",
+)
+SOURCE_PATTERN = re.compile(r"^(builtin:[a-z0-9-]+|csv:.+|idx:.+|hdf5:.+)$")
 SERVE_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 
 
@@ -33,8 +46,10 @@ class DatasetSpec(_Strict):
         max_length=1024,
         description=(
             "'builtin:mnist-sample' (5,000 real digits shipped offline), 'builtin:pattern-1010', "
-            "'csv:<path to mnist_train.csv>' (the book's format) or "
-            "'idx:<folder with train-images-idx3-ubyte>' (torchvision's MNIST layout)."
+            "'csv:<path to mnist_train.csv>' (the book's format), "
+            "'idx:<folder with train-images-idx3-ubyte>' (torchvision's MNIST layout), "
+            "'hdf5:<CelebA HDF5 file>' (the project's or the book's layout) or "
+            "'builtin:faces-sample' (100 real faces shipped offline, for trying the face GANs)."
         ),
     )
     test_source: str | None = Field(
@@ -54,8 +69,8 @@ class DatasetSpec(_Strict):
             return value
         if "\x00" in value or not SOURCE_PATTERN.match(value):
             raise ValueError(
-                "must be 'builtin:mnist-sample', 'builtin:pattern-1010', 'csv:<path>' or "
-                "'idx:<folder>'"
+                "must be 'builtin:mnist-sample', 'builtin:pattern-1010', 'builtin:faces-sample', "
+                "'csv:<path>', 'idx:<folder>' or 'hdf5:<path>'"
             )
         if value.startswith("builtin:") and value not in BUILTIN_SOURCES:
             raise ValueError(
@@ -108,18 +123,26 @@ class JobSpec(_Strict):
     @model_validator(mode="after")
     def _dataset_fits_model(self) -> JobSpec:
         source = self.resolved_dataset().source
+        faces = source == "builtin:faces-sample" or source.startswith("hdf5:")
         if self.model == "pattern-1010" and source != "builtin:pattern-1010":
             raise ValueError("model 'pattern-1010' trains on dataset 'builtin:pattern-1010' only")
-        if self.model in MNIST_FAMILIES and source == "builtin:pattern-1010":
-            raise ValueError(f"model '{self.model}' needs an MNIST dataset, not the 1010 pattern")
+        if self.model in MNIST_FAMILIES and (faces or source == "builtin:pattern-1010"):
+            raise ValueError(f"model '{self.model}' needs an MNIST dataset (builtin, csv: or idx:)")
+        if self.model in FACE_FAMILIES and not faces:
+            raise ValueError(
+                f"model '{self.model}' needs faces: 'hdf5:<file>' or 'builtin:faces-sample'"
+            )
         return self
 
     def resolved_dataset(self) -> DatasetSpec:
         """The dataset, with the family's default filled in."""
         if self.dataset is not None:
             return self.dataset
-        default = "builtin:pattern-1010" if self.model == "pattern-1010" else "builtin:mnist-sample"
-        return DatasetSpec(source=default)
+        defaults = {
+            "pattern-1010": "builtin:pattern-1010",
+            **dict.fromkeys(FACE_FAMILIES, "builtin:faces-sample"),
+        }
+        return DatasetSpec(source=defaults.get(self.model, "builtin:mnist-sample"))
 
 
 def field_errors(error: Exception) -> dict[str, str]:

@@ -66,6 +66,8 @@ def load_dataset(spec: DatasetSpec, family: Family, seed: int = 0) -> Dataset:
         dataset = _csv_dataset(Path(source[4:]), spec.test_source)
     elif source.startswith("idx:"):
         dataset = _idx_dataset(Path(source[4:]))
+    elif source == "builtin:faces-sample" or source.startswith("hdf5:"):
+        dataset = _faces_dataset(source, family, spec.limit)
     else:
         raise DataError(f"unknown dataset source {source!r}")
     if spec.limit is not None:
@@ -294,13 +296,31 @@ def builtin_mnist_sample() -> tuple[Split, Split]:
     )
 
 
+# ---- faces (CelebA HDF5, or the offline sample) -----------------------------------------------
+
+
+def _faces_dataset(source: str, family: Family, limit: int | None) -> Dataset:
+    """Faces as uint8 (N, 3, H, W): a quarter of float32's memory; the trainer scales each batch."""
+    from workers.engine.celeba import load_images, offline_faces, to_tensor  # h5py only when needed
+
+    crop = family.sample_shape[1:] == [128, 128]
+    if source == "builtin:faces-sample":
+        images, identity = to_tensor(offline_faces(100), crop), "builtin:faces-sample:v1"
+    else:
+        path = Path(source[5:])
+        images, identity = load_images(path, crop, limit, progress=True), _file_identity(path)
+    pixels = images.mul_(255).round_().to(torch.uint8)
+    split = Split(pixels, None)
+    return Dataset(source, identity, split, split, 0)
+
+
 # ---- fake data for dry runs -----------------------------------------------------------------
 
 
 def fake_dataset(family: Family, n: int, seed: int = 0) -> Dataset:
     """Uniform noise of the right shape, with random labels: for --dry-run and smoke tests."""
     rng = torch.Generator().manual_seed(seed)
-    classes = family.num_classes or (10 if family.is_image else 0)
+    classes = family.num_classes or (10 if family.digits else 0)
 
     def split() -> Split:
         images = torch.rand(n, *family.sample_shape, generator=rng)

@@ -37,6 +37,11 @@ class Family:
     batched_epochs: int
     class_names: tuple[str, ...] = ()
     sample_shape: list[int] = field(default_factory=lambda: list(MNIST_SHAPE))
+    generator_class: str = "MLPGenerator"
+    discriminator_class: str = "MLPDiscriminator"
+    # BatchNorm in D: real and fake batches go through D separately, as in the book
+    joint_discriminator_batch: bool = True
+    preflight_batch: int = 32  # the conv D is costly on a CPU: its D-alone check uses less
 
     @property
     def num_classes(self) -> int:
@@ -59,11 +64,20 @@ class Family:
     def is_image(self) -> bool:
         return len(self.sample_shape) == 3
 
+    @property
+    def conv(self) -> bool:
+        return self.generator_class.startswith("Conv")
+
+    @property
+    def digits(self) -> bool:
+        """MNIST-shaped: the evaluator (a digit classifier) can judge it."""
+        return self.sample_shape == MNIST_SHAPE
+
     def build_generator(self) -> nn.Module:
-        return build("MLPGenerator", self.generator_kwargs)
+        return build(self.generator_class, self.generator_kwargs)
 
     def build_discriminator(self) -> nn.Module:
-        return build("MLPDiscriminator", self.discriminator_kwargs)
+        return build(self.discriminator_class, self.discriminator_kwargs)
 
     def loss_fn(self) -> nn.Module:
         return nn.MSELoss() if self.loss == "mse" else nn.BCELoss()
@@ -159,6 +173,65 @@ FAMILIES: dict[str, Family] = {
         class_names=DIGITS,
     ),
 }
+
+
+CELEBA_SHAPE = [3, 218, 178]
+CROPPED_SHAPE = [3, 128, 128]
+
+
+def _dcgan(name: str, notebook: str, activation: str) -> Family:
+    return Family(
+        name=name,
+        notebook=notebook,
+        generator_kwargs={"z_dim": 100, "activation": activation, "slope": 0.2},
+        discriminator_kwargs={"activation": activation, "slope": 0.2},
+        loss="bce",
+        book_optimizer=OptimizerChoice("adam", 1e-4),
+        book_epochs=1,
+        batched_optimizer=OptimizerChoice("adam", 2e-4, (0.5, 0.999)),
+        batched_batch_size=32,
+        batched_epochs=4,
+        sample_shape=list(CROPPED_SHAPE),
+        generator_class="ConvGenerator",
+        discriminator_class="ConvDiscriminator",
+        joint_discriminator_batch=False,
+        preflight_batch=4,
+    )
+
+
+FAMILIES.update(
+    {
+        "celeba-gan": Family(
+            name="celeba-gan",
+            notebook="12",
+            generator_kwargs={
+                "z_dim": 100,
+                "hidden": 300,
+                "output_shape": CELEBA_SHAPE,
+                "activation": "leaky_relu",
+                "slope": 0.01,
+                "layer_norm": True,
+            },
+            discriminator_kwargs={
+                "input_shape": CELEBA_SHAPE,
+                "hidden": 100,
+                "activation": "leaky_relu",
+                "slope": 0.01,
+                "layer_norm": True,
+            },
+            loss="bce",
+            book_optimizer=OptimizerChoice("adam", 1e-4),
+            book_epochs=1,
+            batched_optimizer=OptimizerChoice("adam", 2e-4, (0.5, 0.999)),
+            batched_batch_size=64,
+            batched_epochs=4,
+            sample_shape=list(CELEBA_SHAPE),
+            preflight_batch=8,
+        ),
+        "celeba-dcgan": _dcgan("celeba-dcgan", "14", "leaky_relu"),
+        "celeba-dcgan-gelu": _dcgan("celeba-dcgan-gelu", "15", "gelu"),
+    }
+)
 
 
 def get_family(name: str) -> Family:

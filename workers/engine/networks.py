@@ -110,9 +110,74 @@ def _with_label(x: torch.Tensor, labels: torch.Tensor | None, num_classes: int) 
     return torch.cat([x, one_hot], dim=1)
 
 
+class ConvDiscriminator(nn.Module):
+    """The book's convolutional D for 128x128 faces: 128→61→27→10, flatten 300, Linear, Sigmoid."""
+
+    def __init__(
+        self, activation: str = "leaky_relu", slope: float = 0.2, channels: int = 256
+    ) -> None:
+        super().__init__()
+        self.num_classes = 0
+        self.input_shape = (3, 128, 128)
+        self.model = nn.Sequential(
+            nn.Conv2d(3, channels, kernel_size=8, stride=2),  # (B, 256, 61, 61)
+            nn.BatchNorm2d(channels),
+            _activation(activation, slope),
+            nn.Conv2d(channels, channels, kernel_size=8, stride=2),  # (B, 256, 27, 27)
+            nn.BatchNorm2d(channels),
+            _activation(activation, slope),
+            nn.Conv2d(channels, 3, kernel_size=8, stride=2),  # (B, 3, 10, 10)
+            _activation(activation, slope),
+            nn.Flatten(),  # (B, 300)
+            nn.Linear(300, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise ValueError("this network is unconditional: pass no labels")
+        return self.model(x)  # (B, 1)
+
+
+class ConvGenerator(nn.Module):
+    """The book's convolutional G: Linear to 3x11x11, then 11→28→62→128 by transposed convs."""
+
+    def __init__(
+        self,
+        z_dim: int = 100,
+        activation: str = "leaky_relu",
+        slope: float = 0.2,
+        channels: int = 256,
+    ) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.num_classes = 0
+        self.output_shape = (3, 128, 128)
+        self.latent = "normal"
+        self.project = nn.Sequential(nn.Linear(z_dim, 3 * 11 * 11), _activation(activation, slope))
+        self.model = nn.Sequential(
+            nn.ConvTranspose2d(3, channels, kernel_size=8, stride=2),  # (B, 256, 28, 28)
+            nn.BatchNorm2d(channels),
+            _activation(activation, slope),
+            nn.ConvTranspose2d(channels, channels, kernel_size=8, stride=2),  # (B, 256, 62, 62)
+            nn.BatchNorm2d(channels),
+            _activation(activation, slope),
+            nn.ConvTranspose2d(channels, 3, kernel_size=8, stride=2, padding=1),  # (B, 3, 128, 128)
+            nn.BatchNorm2d(3),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise ValueError("this network is unconditional: pass no labels")
+        return self.model(self.project(z).view(-1, 3, 11, 11))
+
+
 NETWORKS: dict[str, type[nn.Module]] = {
     "MLPGenerator": MLPGenerator,
     "MLPDiscriminator": MLPDiscriminator,
+    "ConvGenerator": ConvGenerator,
+    "ConvDiscriminator": ConvDiscriminator,
 }
 
 

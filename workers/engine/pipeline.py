@@ -52,7 +52,7 @@ def run_job(
     if result.status != "completed":
         return JobOutcome(result.status, run_dir)
     evaluator = None
-    if with_evaluation and family.is_image and not dry_run:
+    if with_evaluation and family.digits and not dry_run:
         evaluator = get_evaluator(result.dataset)
     generator = result.parts.generator.eval()
     metrics = evaluate(generator, family, result.history, result.dataset, evaluator)

@@ -105,12 +105,21 @@ def discriminator_step(
     fake: torch.Tensor,
     fake_labels: torch.Tensor | None,
 ) -> StepStats:
-    """One D update on real (→1) and detached fake (→0) samples in a single forward pass."""
+    """One D update on real (→1) and detached fake (→0) samples.
+
+    One forward pass over both when D has no BatchNorm; two otherwise, so that BatchNorm sees a
+    real batch and a fake batch as the book's D does.
+    """
     batch = real.shape[0]
-    both = torch.cat([real, fake.detach().to(real.dtype)])  # (2B, *shape)
-    both_labels = None if labels is None else torch.cat([labels, fake_labels])  # type: ignore[list-item]
+    fake = fake.detach().to(real.dtype)
     with parts.runtime.autocast():
-        scores = parts.discriminator(both, both_labels)  # (2B, 1)
+        if parts.family.joint_discriminator_batch:
+            both_labels = None if labels is None else torch.cat([labels, fake_labels])  # type: ignore[list-item]
+            scores = parts.discriminator(torch.cat([real, fake]), both_labels)  # (2B, 1)
+        else:
+            scores = torch.cat(
+                [parts.discriminator(real, labels), parts.discriminator(fake, fake_labels)]
+            )
     scores = scores.float()
     targets = torch.cat([torch.ones_like(scores[:batch]), torch.zeros_like(scores[batch:])])
     loss = parts.loss_fn(scores, targets)

@@ -127,6 +127,9 @@ def build_parts(plan: Plan) -> GanParts:
     device = plan.runtime.device
     generator = plan.family.build_generator().to(device)
     discriminator = plan.family.build_discriminator().to(device)
+    if plan.family.conv:  # channels-last suits convolutions on both oneDNN and cuDNN
+        generator = generator.to(memory_format=torch.channels_last)
+        discriminator = discriminator.to(memory_format=torch.channels_last)
     noise = torch.Generator(device=device).manual_seed(plan.seed)
     return GanParts(
         family=plan.family,
@@ -236,6 +239,8 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
     plan, parts, history, data = session.plan, session.parts, session.history, session.dataset.train
     device = plan.runtime.device
     images = data.images.to(device)
+    if plan.family.conv:
+        images = images.contiguous(memory_format=torch.channels_last)
     labels = data.labels.to(device) if data.labels is not None and plan.family.num_classes else None
     step_fn = book_step if plan.mode == "book" else batched_step
     every = max(1, plan.total_steps // PROGRESS_UPDATES)
@@ -251,7 +256,8 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
         if epoch != order_epoch:
             order, order_epoch = epoch_order(plan, epoch, len(data)).to(device), epoch
         batch = order[index * plan.batch_size : (index + 1) * plan.batch_size]
-        stats = step_fn(parts, history, images[batch], None if labels is None else labels[batch])
+        real = as_float(images[batch])
+        stats = step_fn(parts, history, real, None if labels is None else labels[batch])
         done = step + 1
         if done % plan.checkpoint_every == 0 or done == plan.total_steps:
             _save(session, done)
@@ -259,6 +265,11 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
         if on_progress is not None and (first or done % every == 0 or done == plan.total_steps):
             on_progress(_progress(plan, history, stats, done, clock))
     return "completed"
+
+
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels (faces are kept so in memory) to floats in [0, 1]; floats pass through."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
 
 
 def _save(session: Session, step: int) -> None:

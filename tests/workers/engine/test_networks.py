@@ -28,6 +28,9 @@ def count(module: torch.nn.Module) -> int:
         ("mnist-gan-v1", 784 * 200 + 200 + 200 + 1, 200 + 200 + 200 * 784 + 784),
         ("mnist-gan", 157_601, 178_184),  # the book's counts
         ("mnist-cgan", 159_601, 180_184),
+        ("celeba-gan", 11_641_601, 35_070_912),
+        ("celeba-dcgan", 4_294_448, 4_330_816),
+        ("celeba-dcgan-gelu", 4_294_448, 4_330_816),
     ],
 )
 def test_parameter_counts_equal_the_book(family: str, d_params: int, g_params: int) -> None:
@@ -99,7 +102,7 @@ def test_evaluator_features_and_logits() -> None:
 def test_one_discriminator_and_one_generator_step_are_finite(family: str, mode: str) -> None:
     spec = JobSpec(model=family, training={"mode": mode, "precision": "fp32", "device": "cpu"})
     family_spec = get_family(family)
-    batch = 1 if mode == "book" else 8
+    batch = 1 if mode == "book" else 4
     plan = make_plan(spec, 64)
     parts = build_parts(plan)
     assert parts.runtime == Runtime(torch.device("cpu"), None)
@@ -116,3 +119,33 @@ def test_one_discriminator_and_one_generator_step_are_finite(family: str, mode: 
     changed = any(not torch.equal(before[n], p) for n, p in parts.generator.named_parameters())
     assert changed, "the generator step must update G"
     assert all(p.requires_grad for p in parts.discriminator.parameters())
+
+
+def test_the_gelu_variant_swaps_every_leaky_relu() -> None:
+    for network in (
+        get_family("celeba-dcgan-gelu").build_generator(),
+        get_family("celeba-dcgan-gelu").build_discriminator(),
+    ):
+        kinds = {type(m).__name__ for m in network.modules()}
+        assert "GELU" in kinds and "LeakyReLU" not in kinds
+    plain = get_family("celeba-dcgan").build_generator()
+    assert "GELU" not in {type(m).__name__ for m in plain.modules()}
+
+
+def test_conv_shapes_follow_the_book() -> None:
+    generator = get_family("celeba-dcgan").build_generator().eval()
+    discriminator = get_family("celeba-dcgan").build_discriminator().eval()
+    with torch.no_grad():
+        sizes = []
+        x = generator.project(torch.randn(1, 100)).view(1, 3, 11, 11)
+        for layer in generator.model:
+            x = layer(x)
+            if isinstance(layer, torch.nn.ConvTranspose2d):
+                sizes.append(x.shape[-1])
+        assert sizes == [28, 62, 128]
+        y, sizes = torch.rand(1, 3, 128, 128), []
+        for layer in discriminator.model:
+            y = layer(y)
+            if isinstance(layer, torch.nn.Conv2d):
+                sizes.append(y.shape[-1])
+        assert sizes == [61, 27, 10]
