@@ -126,6 +126,14 @@ def command_arithmetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_build_hdf5(args: argparse.Namespace) -> int:
+    from workers.engine.celeba import build_hdf5  # h5py and pillow only for this command
+
+    path = build_hdf5(args.source, args.out, limit=args.limit or None, layout=args.layout)
+    print(f"wrote {path}; train on it with dataset source 'hdf5:{path}'")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganfoundry-train", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     inter.add_argument("--steps", type=_positive(256), default=12)
     inter.add_argument("--columns", type=_positive(64), default=4)
     inter.set_defaults(handler=command_interpolate)
+
+    build = commands.add_parser("build-hdf5", help="CelebA zip or folder of JPEGs to an HDF5 file")
+    build.add_argument("source", type=Path, help="img_align_celeba.zip or a folder of JPEGs")
+    build.add_argument("--out", type=Path, required=True, help="HDF5 file to write (resumable)")
+    build.add_argument("--limit", type=int, default=20_000, help="first N images (0: all)")
+    build.add_argument("--layout", choices=["project", "book"], default="project")
+    build.set_defaults(handler=command_build_hdf5)
 
     arith = artifact_command("arithmetic", "images of seeds a, b, a+b and a-b")
     arith.add_argument("--seeds", type=int, nargs=2, required=True, metavar=("A", "B"))

@@ -83,3 +83,18 @@ def test_cli_generates_and_runs_the_seed_experiments(
         == 0
     )
     assert main(["generate", artifact, "--out", str(tmp_path / "x.png")]) == 1  # no label
+
+
+def test_cli_builds_an_hdf5_file_the_engine_trains_on(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from workers.engine.celeba import offline_faces, write_faces_zip
+
+    archive = write_faces_zip(offline_faces(6), tmp_path / "faces.zip")
+    target = tmp_path / "faces.h5"
+    assert main(["build-hdf5", str(archive), "--out", str(target), "--limit", "5"]) == 0
+    assert f"hdf5:{target}" in capsys.readouterr().out
+    from workers.engine.data import load_dataset
+    from workers.engine.families import get_family
+    from workers.spec import DatasetSpec
+
+    dataset = load_dataset(DatasetSpec(source=f"hdf5:{target}"), get_family("celeba-dcgan"))
+    assert dataset.train.images.shape == (5, 3, 128, 128)
