@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from workers.engine.families import FAMILIES
+from workers.engine.families import FAMILIES, get_family
 
 
 def images_of(response: object) -> list[Image.Image]:
@@ -28,7 +28,8 @@ def test_every_image_family_answers_pngs_with_their_seeds(serve, family: str) ->
     payload = json.loads(response)
     assert payload["seeds"] == [10, 11, 12] and payload["family"] == family
     pictures = images_of(response)
-    assert [p.size for p in pictures] == [(28, 28)] * 3
+    _, height, width = get_family(family).sample_shape
+    assert [p.size for p in pictures] == [(width, height)] * 3
 
 
 def test_the_1010_generator_answers_its_four_values(serve) -> None:  # type: ignore[no-untyped-def]
