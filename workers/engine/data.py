@@ -54,6 +54,11 @@ class Dataset:
     num_classes: int
 
 
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels (faces are kept so in memory) to floats in [0, 1]; floats pass through."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
+
+
 def load_dataset(spec: DatasetSpec, family: Family, seed: int = 0) -> Dataset:
     """Load the train and test data a job spec names."""
     source = spec.source

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from workers.engine.data import Split
+from workers.engine.data import Split, as_float
 from workers.engine.steps import GanParts, sample_labels, sample_latent
 
 D_CHECK_STEPS = 300
@@ -114,8 +114,7 @@ def _random_batch(
     device = parts.runtime.device
     conditional = parts.family.num_classes > 0 and data.labels is not None
     labels = data.labels[index].to(device) if conditional else None  # type: ignore[index]
-    images = data.images[index].to(device)
-    return (images.float() / 255 if images.dtype == torch.uint8 else images), labels
+    return as_float(data.images[index].to(device)), labels
 
 
 def _subset(data: Split, start: int, stop: int) -> Split:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from workers.engine import checkpoint, preflight
-from workers.engine.data import Dataset, Split, load_dataset
+from workers.engine.data import Dataset, Split, as_float, load_dataset
 from workers.engine.families import Family, OptimizerChoice, get_family
 from workers.engine.history import LossHistory
 from workers.engine.runtime import Runtime, choose_runtime, configure_threads
@@ -265,11 +265,6 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
         if on_progress is not None and (first or done % every == 0 or done == plan.total_steps):
             on_progress(_progress(plan, history, stats, done, clock))
     return "completed"
-
-
-def as_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels (faces are kept so in memory) to floats in [0, 1]; floats pass through."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
 
 
 def _save(session: Session, step: int) -> None:
