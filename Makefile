@@ -40,6 +40,7 @@ lint: setup ## ruff, mypy, the compose files against the compose-spec schema, ha
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 	scripts/lint-docker.sh
 
 bench: setup ## Run the benchmarks (figures on the last line of each)

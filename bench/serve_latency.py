@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -96,7 +97,7 @@ def main() -> None:
         artifact = export_generator(root / "generator.pt", family.build_generator(), family, {}, {})
         local = in_process(artifact)
         for n in (1, 64):
-            p50, p99 = percentiles(timed(lambda i, n=n: local(n, i), args.requests))
+            p50, p99 = percentiles(timed(partial(local, n), args.requests))
             figures[f"inprocess_p50_ms_n{n}"], figures[f"inprocess_p99_ms_n{n}"] = p50, p99
         config = ServerConfig.on_free_ports(root / "store")
         model = ModelConfig(

@@ -72,7 +72,7 @@ class Watch:
 
 def race(model: str, training: dict[str, Any], goal: Goal, every: int, stop: bool) -> Watch:
     with tempfile.TemporaryDirectory() as tmp:
-        session = prepare(JobSpec(model=model, training=training), Path(tmp))
+        session = prepare(JobSpec.model_validate({"model": model, "training": training}), Path(tmp))
         watch = Watch(session, goal, every, stop)
         run(session, should_stop=watch)
         if not stop or watch.reached_at is None:
@@ -93,7 +93,8 @@ def summary(watch: Watch) -> dict[str, Any]:
 def book_comparison(model: str, epochs: int, budget_s: float) -> dict[str, Any]:
     """Book mode for ``epochs`` epochs, cut off after ``budget_s`` seconds of training."""
     with tempfile.TemporaryDirectory() as tmp:
-        spec = JobSpec(model=model, training={"mode": "book", "epochs": epochs, "preflight": False})
+        training = {"mode": "book", "epochs": epochs, "preflight": False}
+        spec = JobSpec.model_validate({"model": model, "training": training})
         session = prepare(spec, Path(tmp))
         began = time.perf_counter()
         result = run(session, should_stop=lambda: time.perf_counter() - began > budget_s)

@@ -25,7 +25,9 @@ from workers.spec import JobSpec
 
 def engine_rate(training: dict, workdir: Path) -> tuple[float, dict]:
     """Samples/s of the engine's loop for one mnist-gan spec (no pre-flight, fresh folder)."""
-    spec = JobSpec(model="mnist-gan", training={"preflight": False, **training})
+    spec = JobSpec.model_validate(
+        {"model": "mnist-gan", "training": {"preflight": False, **training}}
+    )
     session = prepare(spec, workdir)
     result = run(session)
     samples = result.steps * result.plan.batch_size
