@@ -306,15 +306,14 @@ def builtin_mnist_sample() -> tuple[Split, Split]:
 
 def _faces_dataset(source: str, family: Family, limit: int | None) -> Dataset:
     """Faces as uint8 (N, 3, H, W): a quarter of float32's memory; the trainer scales each batch."""
-    from workers.engine.celeba import load_images, offline_faces, to_tensor  # h5py only when needed
+    from workers.engine.celeba import load_pixels, offline_faces, to_pixels  # h5py only if needed
 
     crop = family.sample_shape[1:] == [128, 128]
     if source == "builtin:faces-sample":
-        images, identity = to_tensor(offline_faces(100), crop), "builtin:faces-sample:v1"
+        pixels, identity = to_pixels(offline_faces(100), crop), "builtin:faces-sample:v1"
     else:
         path = Path(source[5:])
-        images, identity = load_images(path, crop, limit, progress=True), _file_identity(path)
-    pixels = images.mul_(255).round_().to(torch.uint8)
+        pixels, identity = load_pixels(path, crop, limit, progress=True), _file_identity(path)
     split = Split(pixels, None)
     return Dataset(source, identity, split, split, 0)
 

@@ -22,6 +22,7 @@ from workers.engine.celeba import (
     Layout,
     build_hdf5,
     load_images,
+    load_pixels,
     offline_faces,
     write_faces_folder,
     write_faces_zip,
@@ -106,6 +107,9 @@ def test_zip_round_trip(tmp_path: Path, faces_zip: Path, layout: Layout, crop: b
         images[COUNT]
     assert torch.equal(load_images(target, crop=crop), want)
     assert torch.equal(load_images(target, crop=crop, limit=4), want[:4])
+    pixels = load_pixels(target, crop=crop, limit=7)  # what training keeps: exact uint8 pixels
+    assert pixels.dtype == torch.uint8 and pixels.is_contiguous()
+    assert torch.equal(pixels.float() / 255, want[:7])
 
 
 def test_png_folder_round_trip_is_exact(tmp_path: Path, faces: np.ndarray) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from workers.engine.celeba import offline_faces
 from workers.engine.data import load_dataset
 from workers.engine.families import get_family
 from workers.engine.generation import generate, load_artifact
@@ -21,6 +22,8 @@ def test_the_offline_faces_are_real_pixels_cropped_for_the_dcgan() -> None:
     assert full.train.images.shape == (100, 3, 218, 178) and full.train.images.dtype == torch.uint8
     assert cropped.train.images.shape == (100, 3, 128, 128)
     assert torch.equal(cropped.train.images, full.train.images[:, :, 45:173, 25:153])
+    faces = torch.from_numpy(offline_faces(100)).permute(0, 3, 1, 2)  # exact: no float round trip
+    assert torch.equal(full.train.images, faces)
 
 
 @pytest.mark.parametrize("mode", ["batched", "book"])

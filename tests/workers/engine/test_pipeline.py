@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from workers.engine.cli import main
@@ -86,7 +87,7 @@ def test_cli_generates_and_runs_the_seed_experiments(
 
 
 def test_cli_builds_an_hdf5_file_the_engine_trains_on(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from workers.engine.celeba import offline_faces, write_faces_zip
+    from workers.engine.celeba import CelebaImages, offline_faces, write_faces_zip
 
     archive = write_faces_zip(offline_faces(6), tmp_path / "faces.zip")
     target = tmp_path / "faces.h5"
@@ -97,4 +98,6 @@ def test_cli_builds_an_hdf5_file_the_engine_trains_on(tmp_path: Path, capsys) ->
     from workers.spec import DatasetSpec
 
     dataset = load_dataset(DatasetSpec(source=f"hdf5:{target}"), get_family("celeba-dcgan"))
-    assert dataset.train.images.shape == (5, 3, 128, 128)
+    images = dataset.train.images
+    assert images.shape == (5, 3, 128, 128) and images.dtype == torch.uint8
+    assert torch.equal(images[4].float() / 255, CelebaImages(target, crop=True)[4])
