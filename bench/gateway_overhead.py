@@ -30,6 +30,7 @@ from workers.store import JobStore
 
 KEY = "bench-key-0123456789abcdef"
 BODY = json.dumps({"n": 1, "label": 7, "seed": 1}).encode()
+WARM_UP = 5  # requests per client that warm its connection up, not counted
 
 
 def latencies(
@@ -42,7 +43,7 @@ def latencies(
     def client() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine = []
-        for _ in range(count):
+        for _ in range(WARM_UP + count):
             began = time.perf_counter()
             connection.request("POST", path, BODY, headers)
             answer = connection.getresponse()
@@ -51,7 +52,7 @@ def latencies(
                 raise RuntimeError(f"{path} answered {answer.status}")
             mine.append((time.perf_counter() - began) * 1000)
         with lock:
-            collected.extend(mine[5:])  # the first few warm the connection up
+            collected.extend(mine[WARM_UP:])
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:

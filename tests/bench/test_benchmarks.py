@@ -1,0 +1,63 @@
+"""Every benchmark runs at a tiny size and ends with the JSON figures its issue asked for.
+
+The figures themselves are not judged here (timings belong in the benchmarks' own runs): this
+keeps the benchmarks from rotting as the code under them changes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+RUNS = {
+    "train_throughput.py": (["--book-steps", "30", "--batched-steps", "3"], ["ratio"]),
+    "hdf5_read.py": (
+        ["--images", "40"],
+        ["book_layout_images_per_s", "project_layout_images_per_s", "ratio"],
+    ),
+    "celeba_train.py": (
+        ["--book-steps", "1", "--batched-steps", "1", "--batch", "2"],
+        [
+            "book_images_per_s",
+            "batched_images_per_s",
+            "ratio",
+            "ratio_ceiling",
+            "fc_peak_bytes",
+            "dcgan_peak_bytes",
+        ],
+    ),
+    "serve_latency.py": (["--requests", "3", "--seconds", "1"], ["torchserve_p50_ms_n1"]),
+    "gateway_overhead.py": (["--requests", "2"], ["gateway_p50_ms", "added_p50_ms"]),
+    "job_latency.py": (
+        ["--jobs", "1", "--steps", "3"],
+        ["enqueue_to_first_step_s", "train_end_to_served_s"],
+    ),
+    "time_to_quality.py": (["--book-budget", "1"], ["cgan_seconds_to_95"]),
+}
+
+
+def test_every_benchmark_is_covered() -> None:
+    assert sorted(RUNS) == sorted(p.name for p in BENCH.glob("*.py"))
+
+
+@pytest.mark.parametrize("script", sorted(RUNS))
+def test_benchmark_prints_its_figures(script: str, tmp_path: Path) -> None:
+    args, keys = RUNS[script]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,  # nothing may land in the checkout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    missing = [key for key in keys if key not in figures]
+    assert not missing, f"{script} printed no {missing}: {figures}"
+    assert all(figures[key] is not None for key in keys)
