@@ -28,6 +28,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from workers.engine.data import DataError
+from workers.engine.memory import HOST_SHARE, available_host_bytes
 
 CROP = (slice(45, 173), slice(25, 153))  # (rows, columns): the DCGAN's centred 128x128
 FULL_SHAPE = (218, 178, 3)  # (height, width, RGB) of every aligned CelebA image
@@ -473,6 +474,7 @@ def load_pixels(
     images = CelebaImages(path, crop)
     count = len(images) if limit is None else min(limit, len(images))
     height, width = CROP_SIZE if crop else FULL_SHAPE[:2]
+    _check_room(path, count, 3 * height * width)
     out = torch.empty((count, 3, height, width), dtype=torch.uint8)
     into = out.numpy()  # shares memory with ``out``
     try:
@@ -484,6 +486,18 @@ def load_pixels(
     finally:
         images.close()
     return out
+
+
+def _check_room(path: Path, count: int, image_bytes: int) -> None:
+    """Refuse, with the limit that would fit, a load the host's free memory cannot hold."""
+    free = available_host_bytes()
+    if free is None or count * image_bytes <= HOST_SHARE * free:
+        return
+    fits = int(HOST_SHARE * free) // image_bytes
+    raise CelebaError(
+        f"{path}: {count:,} images need {count * image_bytes / 1e9:.1f} GB of memory and this "
+        f"machine has {free / 1e9:.1f} GB free; set dataset.limit to {fits:,} or fewer"
+    )
 
 
 def load_images(

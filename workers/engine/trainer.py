@@ -20,6 +20,7 @@ from workers.engine import checkpoint, preflight
 from workers.engine.data import Dataset, Split, as_float, load_dataset
 from workers.engine.families import Family, OptimizerChoice, get_family
 from workers.engine.history import LossHistory
+from workers.engine.memory import dataset_home
 from workers.engine.runtime import Runtime, choose_runtime, configure_threads
 from workers.engine.steps import GanParts, StepStats, batched_step, book_step
 from workers.spec import JobSpec
@@ -238,10 +239,11 @@ def run_preflight(parts: GanParts, data: Split) -> dict[str, Any]:
 def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn | None) -> str:
     plan, parts, history, data = session.plan, session.parts, session.history, session.dataset.train
     device = plan.runtime.device
-    images = data.images.to(device)
+    home = dataset_home(data.images.nbytes, device)  # the device, unless the data is too big there
+    images = data.images.to(home)
     if plan.family.conv:
         images = images.contiguous(memory_format=torch.channels_last)
-    labels = data.labels.to(device) if data.labels is not None and plan.family.num_classes else None
+    labels = data.labels.to(home) if data.labels is not None and plan.family.num_classes else None
     step_fn = book_step if plan.mode == "book" else batched_step
     every = max(1, plan.total_steps // PROGRESS_UPDATES)
     clock = _Clock(session.start)
@@ -254,10 +256,11 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
             return "stopped"
         epoch, index = divmod(step, plan.steps_per_epoch)
         if epoch != order_epoch:
-            order, order_epoch = epoch_order(plan, epoch, len(data)).to(device), epoch
+            order, order_epoch = epoch_order(plan, epoch, len(data)).to(home), epoch
         batch = order[index * plan.batch_size : (index + 1) * plan.batch_size]
-        real = as_float(images[batch])
-        stats = step_fn(parts, history, real, None if labels is None else labels[batch])
+        real = as_float(images[batch].to(device, non_blocking=True))
+        label = None if labels is None else labels[batch].to(device, non_blocking=True)
+        stats = step_fn(parts, history, real, label)
         done = step + 1
         if done % plan.checkpoint_every == 0 or done == plan.total_steps:
             _save(session, done)
