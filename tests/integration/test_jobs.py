@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import signal
 import time
 from pathlib import Path
+
+from PIL import Image
 
 from model_archive.config import ServerConfig
 from model_archive.server import start_torchserve
@@ -37,6 +41,26 @@ def test_a_job_trains_reports_progress_and_is_served(
     assert model is not None and model["versions"]["1"] == job_id and model["num_classes"] == 10
     answer = torchserve.client.infer("digits-e2e", {"n": 4, "label": 3, "seed": 0}).json()
     assert answer["label"] == 3 and len(answer["images"]) == 4
+
+
+def test_a_face_job_is_served_and_draws_faces_by_seed(
+    stack: Stack, start_worker, torchserve
+) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    spec = {
+        "model": "celeba-dcgan",
+        "dataset": {"source": "builtin:faces-sample"},
+        "training": {"max_steps": 2, "batch_size": 4, "seed": 1},
+        "serve_as": "faces-e2e",
+    }
+    job = stack.wait(stack.submit(spec), lambda j: j.finished)
+    assert job.state == "succeeded", job.error
+    answer = torchserve.client.infer("faces-e2e", {"n": 2, "seed": 5})
+    faces = [Image.open(io.BytesIO(base64.b64decode(p))) for p in answer.json()["images"]]
+    assert [(face.size, face.mode) for face in faces] == [((128, 128), "RGB")] * 2
+    assert answer.json() == torchserve.client.infer("faces-e2e", {"n": 2, "seed": 5}).json()
+    refused = torchserve.client.infer("faces-e2e", {"n": 1, "label": 3}, check=False)
+    assert refused.status == 400 and "unconditional" in refused.json()["error"]["message"]
 
 
 def test_a_second_job_of_the_same_name_becomes_the_default_version(
