@@ -59,6 +59,11 @@ def test_a_face_job_is_served_and_draws_faces_by_seed(
     faces = [Image.open(io.BytesIO(base64.b64decode(p))) for p in answer.json()["images"]]
     assert [(face.size, face.mode) for face in faces] == [((128, 128), "RGB")] * 2
     assert answer.json() == torchserve.client.infer("faces-e2e", {"n": 2, "seed": 5}).json()
+    morph = {"experiment": {"kind": "interpolate", "seeds": [5, 9], "steps": 4}}
+    frames = torchserve.client.infer("faces-e2e", morph).json()["images"]
+    assert len(frames) == 4 and frames[0] == answer.json()["images"][0]  # starts at seed 5's face
+    sums = {"experiment": {"kind": "arithmetic", "seeds": [5, 9]}}
+    assert len(torchserve.client.infer("faces-e2e", sums).json()["images"]) == 4
     refused = torchserve.client.infer("faces-e2e", {"n": 1, "label": 3}, check=False)
     assert refused.status == 400 and "unconditional" in refused.json()["error"]["message"]
 
