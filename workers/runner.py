@@ -97,13 +97,16 @@ def _validated(raw: dict[str, Any], data_root: Path) -> JobSpec:
     return spec.model_copy(update={"dataset": dataset.model_copy(update=pinned)})
 
 
+FILE_SCHEMES = ("csv", "idx", "hdf5")  # dataset sources that name a file or folder
+
+
 def inside_data_root(source: str, data_root: Path) -> str:
-    """'csv:<path>' / 'idx:<path>' with the path made absolute; relative paths start at the root.
+    """'csv:', 'idx:' or 'hdf5:<path>' with the path made absolute; relative paths start at the root.
 
     A path that leads outside the data root (absolute, '..', or a symlink) is refused.
     """
     scheme, _, location = source.partition(":")
-    if scheme not in ("csv", "idx"):
+    if scheme not in FILE_SCHEMES:
         return source
     root = data_root.resolve()
     resolved = (root / location).resolve()  # an absolute location replaces the root

@@ -18,7 +18,7 @@ class SettingsError(ValueError):
 class WorkerSettings:
     redis_url: str  # broker, result backend and job records
     artifact_root: Path  # ARTIFACT_ROOT/jobs/<id>/ holds each job's outputs
-    data_root: Path  # csv: and idx: datasets must lie under it
+    data_root: Path  # csv:, idx: and hdf5: datasets must lie under it
     model_store: Path  # TorchServe's model store (shared with the TorchServe service)
     torchserve_inference_url: str
     torchserve_management_url: str

@@ -134,6 +134,9 @@ def test_refused_specs_fail_with_a_reason(stack: Stack, start_worker) -> None:  
     assert "outside the data root" in job.error["message"]
     escape = stack.submit({"model": "mnist-gan", "dataset": {"source": "csv:../../etc/passwd"}})
     assert stack.wait(escape, lambda j: j.finished).error["code"] == "bad_dataset"
+    faces = stack.submit({"model": "celeba-dcgan", "dataset": {"source": "hdf5:/etc/hostname"}})
+    job = stack.wait(faces, lambda j: j.finished)
+    assert job.error["code"] == "bad_dataset" and "outside the data root" in job.error["message"]
     missing = stack.submit({"model": "mnist-gan", "dataset": {"source": "csv:none.csv"}})
     job = stack.wait(missing, lambda j: j.finished)
     assert job.state == "failed" and job.error["code"] == "bad_dataset"

@@ -15,10 +15,22 @@ def test_relative_dataset_paths_start_at_the_data_root(tmp_path: Path) -> None:
         == f"csv:{tmp_path.resolve()}/mnist/train.csv"
     )
     assert inside_data_root(f"idx:{tmp_path}/raw", tmp_path) == f"idx:{tmp_path.resolve()}/raw"
+    assert inside_data_root("hdf5:celeba.h5", tmp_path) == f"hdf5:{tmp_path.resolve()}/celeba.h5"
     assert inside_data_root("builtin:mnist-sample", tmp_path) == "builtin:mnist-sample"
+    assert inside_data_root("builtin:faces-sample", tmp_path) == "builtin:faces-sample"
 
 
-@pytest.mark.parametrize("source", ["csv:/etc/passwd", "csv:../x.csv", "idx:a/../../b", "csv:/"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "csv:/etc/passwd",
+        "csv:../x.csv",
+        "idx:a/../../b",
+        "csv:/",
+        "hdf5:/etc/shadow",
+        "hdf5:../x.h5",
+    ],
+)
 def test_paths_outside_the_data_root_are_refused(tmp_path: Path, source: str) -> None:
     with pytest.raises(JobFailure) as caught:
         inside_data_root(source, tmp_path / "data")
