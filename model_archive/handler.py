@@ -55,6 +55,8 @@ class GeneratorHandler(BaseHandler):
         gpu = properties.get("gpu_id")
         use_cuda = torch.cuda.is_available() and gpu is not None
         self.device = torch.device(f"cuda:{gpu}" if use_cuda else "cpu")
+        # no TF32: a seed gives the image it gives on the CPU, to float precision
+        torch.backends.cudnn.conv.fp32_precision = "ieee"  # type: ignore[attr-defined]
         self.manifest = context.manifest
         self.generator, self.meta = load_artifact(
             os.path.join(properties["model_dir"], ARTIFACT), self.device

@@ -54,7 +54,9 @@ def latest_checkpoint(folder: Path) -> Path | None:
 def load_checkpoint(path: Path, parts: GanParts, spec: dict[str, Any]) -> tuple[int, LossHistory]:
     """Restore ``parts`` in place; returns the step to continue from and the history so far."""
     try:
-        payload = torch.load(path, map_location=parts.runtime.device, weights_only=True)
+        # via the CPU: load_state_dict moves each tensor to its parameter's device, and Adam's
+        # step counters stay on the CPU (on the GPU every step would wait to read them)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated or foreign file: say which one
         raise CheckpointError(f"{path}: cannot be loaded ({error})") from None
     if payload.get("format") != CHECKPOINT_FORMAT:
@@ -64,11 +66,15 @@ def load_checkpoint(path: Path, parts: GanParts, spec: dict[str, Any]) -> tuple[
             f"{path}: this run folder holds a checkpoint of a different job spec; "
             "use a new output folder or the same spec"
         )
-    parts.generator.load_state_dict(payload["generator"])
-    parts.discriminator.load_state_dict(payload["discriminator"])
-    parts.g_optimizer.load_state_dict(payload["g_optimizer"])
-    parts.d_optimizer.load_state_dict(payload["d_optimizer"])
-    parts.scaler.load_state_dict(payload["scaler"])
-    parts.noise.set_state(payload["noise_rng"].cpu())
-    torch.set_rng_state(payload["torch_rng"].cpu())
-    return int(payload["step"]), LossHistory.from_dict(payload["history"])
+    try:
+        parts.generator.load_state_dict(payload["generator"])
+        parts.discriminator.load_state_dict(payload["discriminator"])
+        parts.g_optimizer.load_state_dict(payload["g_optimizer"])
+        parts.d_optimizer.load_state_dict(payload["d_optimizer"])
+        if payload["scaler"] and parts.scaler.is_enabled():  # saved empty where no fp16 ran
+            parts.scaler.load_state_dict(payload["scaler"])
+        parts.noise.set_state(payload["noise_rng"])
+        torch.set_rng_state(payload["torch_rng"])
+        return int(payload["step"]), LossHistory.from_dict(payload["history"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: cannot be resumed from ({error})") from None

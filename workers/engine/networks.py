@@ -26,6 +26,17 @@ def _activation(name: str, slope: float) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}")
 
 
+class ScoreSigmoid(nn.Sigmoid):
+    """D's last layer: a Sigmoid computed in fp32 even under autocast.
+
+    In fp16 or bf16 a confident score rounds to exactly 0 or 1, where BCE's gradient blows up
+    (fp16: inf, skipped steps) or vanishes (bf16). No parameters: the book's networks unchanged.
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(input.float())
+
+
 def _hidden_block(
     in_features: int, hidden: int, activation: str, slope: float, layer_norm: bool
 ) -> list[nn.Module]:
@@ -90,7 +101,7 @@ class MLPDiscriminator(nn.Module):
         self.model = nn.Sequential(
             *_hidden_block(in_features + num_classes, hidden, activation, slope, layer_norm),
             nn.Linear(hidden, 1),
-            nn.Sigmoid(),
+            ScoreSigmoid(),
         )
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -130,7 +141,7 @@ class ConvDiscriminator(nn.Module):
             _activation(activation, slope),
             nn.Flatten(),  # (B, 300)
             nn.Linear(300, 1),
-            nn.Sigmoid(),
+            ScoreSigmoid(),
         )
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

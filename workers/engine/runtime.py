@@ -30,6 +30,11 @@ class Runtime:
         names = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
         return names[self.autocast_dtype]
 
+    def apply_math_mode(self) -> None:
+        """fp32 means fp32 on CUDA too: cuDNN's TF32 convolutions only under mixed precision."""
+        precision = "ieee" if self.autocast_dtype is None else "tf32"
+        torch.backends.cudnn.conv.fp32_precision = precision  # type: ignore[attr-defined]
+
     @contextmanager
     def autocast(self) -> Iterator[None]:
         """Mixed precision for the forward passes, when chosen."""

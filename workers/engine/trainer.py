@@ -131,7 +131,7 @@ def build_parts(plan: Plan) -> GanParts:
     if plan.family.conv:  # channels-last suits convolutions on both oneDNN and cuDNN
         generator = generator.to(memory_format=torch.channels_last)
         discriminator = discriminator.to(memory_format=torch.channels_last)
-    noise = torch.Generator(device=device).manual_seed(plan.seed)
+    noise = torch.Generator().manual_seed(plan.seed)  # on the CPU: see sample_latent
     return GanParts(
         family=plan.family,
         generator=generator,
@@ -184,6 +184,7 @@ def prepare(spec: JobSpec, run_dir: Path, dataset: Dataset | None = None) -> Ses
     family = get_family(spec.model)
     data = dataset or load_dataset(spec.resolved_dataset(), family, spec.training.seed)
     plan = make_plan(spec, len(data.train))
+    plan.runtime.apply_math_mode()
     spec_dict = spec.model_dump(mode="json")
     _write_json(run_dir / "spec.json", spec_dict)
     _write_json(run_dir / "plan.json", plan.describe())

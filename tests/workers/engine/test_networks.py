@@ -11,6 +11,7 @@ from workers.engine.classifiers import (
 )
 from workers.engine.families import FAMILIES, get_family
 from workers.engine.history import LossHistory
+from workers.engine.networks import ScoreSigmoid
 from workers.engine.runtime import Runtime
 from workers.engine.steps import batched_step, book_step
 from workers.engine.trainer import build_parts, make_plan
@@ -149,3 +150,15 @@ def test_conv_shapes_follow_the_book() -> None:
             if isinstance(layer, torch.nn.Conv2d):
                 sizes.append(y.shape[-1])
         assert sizes == [61, 27, 10]
+
+
+def test_the_discriminator_scores_in_fp32_under_autocast() -> None:
+    """bf16 would round a confident score to exactly 1.0, where BCE's gradient is lost."""
+    logit = torch.tensor([[7.0]], dtype=torch.bfloat16)
+    assert float(torch.nn.Sigmoid()(logit)) == 1.0
+    score = ScoreSigmoid()(logit)
+    assert score.dtype == torch.float32 and float(score) < 1.0
+    for name in ("mnist-gan", "celeba-dcgan"):
+        d = get_family(name).build_discriminator()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert d(torch.rand(2, *get_family(name).sample_shape)).dtype == torch.float32

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from workers.engine import preflight
+from workers.engine import preflight, trainer
 from workers.engine.checkpoint import CheckpointError, latest_checkpoint
 from workers.engine.data import fake_dataset
 from workers.engine.families import get_family
 from workers.engine.generation import generate
+from workers.engine.runtime import Runtime
 from workers.engine.trainer import Progress, build_parts, epoch_order, make_plan, train
 from workers.spec import JobSpec
 
@@ -153,3 +154,45 @@ def test_fp16_trains_with_a_gradient_scaler(tmp_path: Path) -> None:
     result = train(spec, tmp_path)
     assert result.plan.runtime.precision == "fp16" and result.parts.scaler.is_enabled()
     assert all(torch.isfinite(torch.tensor(result.history.d_loss + result.history.g_loss)))
+
+
+def checkpoint_steps(run_dir: Path) -> list[Path]:
+    folder = run_dir / "checkpoints"
+    return sorted(folder.glob("step-*.pt")) if folder.is_dir() else []
+
+
+def test_a_run_resumes_where_auto_picks_another_precision(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint of an fp32 worker resumes on one where 'auto' means fp16 (as GPU to CPU)."""
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 6, "batch_size": 64}})
+    calls = iter(range(100))
+    first = train(spec, tmp_path, should_stop=lambda: next(calls) >= 3)  # stops after 3 steps
+    assert first.status == "stopped" and first.parts.noise.device.type == "cpu"
+    monkeypatch.setattr(
+        trainer, "choose_runtime", lambda *_: Runtime(torch.device("cpu"), torch.float16)
+    )
+    second = train(spec, tmp_path)
+    assert second.status == "completed" and second.resumed_from == first.steps
+    assert second.parts.scaler.is_enabled()
+
+
+def test_a_checkpoint_with_foreign_state_is_a_checkpoint_error(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 2, "batch_size": 64}})
+    train(spec, tmp_path / "run")
+    path = checkpoint_steps(tmp_path / "run")[-1]
+    payload = torch.load(path, weights_only=True)
+    payload["noise_rng"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="cannot be resumed from"):
+        train(spec, tmp_path / "run")
+
+
+def test_fp32_means_no_tf32_convolutions() -> None:
+    conv = torch.backends.cudnn.conv  # type: ignore[attr-defined]
+    before = conv.fp32_precision
+    try:
+        Runtime(torch.device("cpu"), None).apply_math_mode()
+        assert conv.fp32_precision == "ieee"
+        Runtime(torch.device("cpu"), torch.bfloat16).apply_math_mode()
+        assert conv.fp32_precision == "tf32"
+    finally:
+        conv.fp32_precision = before
