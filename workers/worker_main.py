@@ -30,8 +30,11 @@ def visible_gpus() -> list[str]:
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []
-    listing = subprocess.run([smi, "-L"], capture_output=True, text=True, check=False)
-    return [str(i) for i, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU ")]
+    query = [smi, "--query-gpu=index", "--format=csv,noheader"]
+    listing = subprocess.run(query, capture_output=True, text=True, check=False)
+    if listing.returncode != 0:
+        return []
+    return [line.strip() for line in listing.stdout.splitlines() if line.strip().isdigit()]
 
 
 def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dict[str, str]]]:
@@ -47,7 +50,11 @@ def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dic
             "--queues", TRAINING_QUEUE, "--pool", "solo", "--concurrency", "1",
             "--hostname", name, "--loglevel", loglevel, "--without-mingle", "--without-gossip",
         ]  # fmt: skip
-        env = {"CUDA_VISIBLE_DEVICES": gpu, "GANFOUNDRY_TORCH_THREADS": str(threads)}
+        env = {
+            "CUDA_VISIBLE_DEVICES": gpu,
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",  # number GPUs as nvidia-smi does
+            "GANFOUNDRY_TORCH_THREADS": str(threads),
+        }
         commands.append((command, env))
     return commands
 

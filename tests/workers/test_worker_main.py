@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,21 @@ def test_gpus_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("GANFOUNDRY_GPUS", "0, 2")
     assert visible_gpus() == ["0", "2"]
     monkeypatch.setenv("GANFOUNDRY_GPUS", "")
+    assert visible_gpus() == []
+
+
+def test_gpus_come_from_nvidia_smi_in_its_numbering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text('#!/bin/sh\n[ "$1" = "--query-gpu=index" ] && printf "0\\n1\\n" || exit 9\n')
+    smi.chmod(0o755)
+    monkeypatch.delenv("GANFOUNDRY_GPUS", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert visible_gpus() == ["0", "1"]
+    commands = worker_commands(visible_gpus(), "INFO")
+    assert [env["CUDA_DEVICE_ORDER"] for _, env in commands] == ["PCI_BUS_ID"] * 2
+    smi.write_text("#!/bin/sh\nexit 9\n")  # a driver that fails: no GPU workers, no crash
     assert visible_gpus() == []
 
 
