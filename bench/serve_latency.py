@@ -60,16 +60,19 @@ def in_process(artifact: Path) -> Callable[[int, int], str]:
     return call
 
 
-def concurrent(client: TorchServeClient, name: str, n: int, seconds: float) -> tuple[float, float]:
-    """Images/s and requests/s with CLIENTS threads for ``seconds``."""
-    done = [0] * CLIENTS
+def concurrent(
+    client: TorchServeClient, name: str, n: int, seconds: float
+) -> tuple[float, float, list[float]]:
+    """Images/s, requests/s and each request's milliseconds with CLIENTS threads for ``seconds``."""
+    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
     stop = time.perf_counter() + seconds
 
     def worker(index: int) -> None:
         seed = index * 1_000_000
         while time.perf_counter() < stop:
+            began = time.perf_counter()
             client.infer(name, {"n": n, "label": index % 10, "seed": seed})
-            done[index] += 1
+            latencies[index].append((time.perf_counter() - began) * 1000)
             seed += n
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
@@ -79,7 +82,8 @@ def concurrent(client: TorchServeClient, name: str, n: int, seconds: float) -> t
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
-    return sum(done) * n / elapsed, sum(done) / elapsed
+    every = [ms for mine in latencies for ms in mine]
+    return len(every) * n / elapsed, len(every) / elapsed, every
 
 
 def main() -> None:
@@ -116,9 +120,12 @@ def main() -> None:
                 figures[f"torchserve_p50_ms_n{n}"], figures[f"torchserve_p99_ms_n{n}"] = p50, p99
                 figures[f"added_p50_ms_n{n}"] = p50 - figures[f"inprocess_p50_ms_n{n}"]
             for n in (1, 64):
-                images, requests = concurrent(client, "digits", n, args.seconds)
+                images, requests, latencies = concurrent(client, "digits", n, args.seconds)
                 figures[f"images_per_s_concurrent_n{n}"] = images
                 figures[f"requests_per_s_concurrent_n{n}"] = requests
+                p50, p99 = percentiles(latencies)
+                figures[f"torchserve_p50_ms_concurrent_n{n}"] = p50
+                figures[f"torchserve_p99_ms_concurrent_n{n}"] = p99
         finally:
             server.stop()
     figures["images_per_s_concurrent"] = max(
@@ -134,7 +141,9 @@ def main() -> None:
         print(
             f"n={n:<3} in-process p50 {rounded[f'inprocess_p50_ms_n{n}']} ms | TorchServe p50 "
             f"{rounded[f'torchserve_p50_ms_n{n}']} ms, p99 {rounded[f'torchserve_p99_ms_n{n}']} ms | "
-            f"{CLIENTS} clients: {rounded[f'images_per_s_concurrent_n{n}']:,} images/s"
+            f"{CLIENTS} clients: {rounded[f'images_per_s_concurrent_n{n}']:,} images/s, p50 "
+            f"{rounded[f'torchserve_p50_ms_concurrent_n{n}']} ms, p99 "
+            f"{rounded[f'torchserve_p99_ms_concurrent_n{n}']} ms"
         )
     print(json.dumps(rounded))
 

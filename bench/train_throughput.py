@@ -3,35 +3,24 @@
 Both run the engine's own loop on the built-in digits (checkpoints included). A plain per-sample
 PyTorch loop is timed too, to show that book mode is an honest baseline. Last line: JSON.
 
-    python bench/train_throughput.py [--book-steps 3000] [--batched-seconds 10]
+    python bench/train_throughput.py [--book-steps 3000] [--batched-steps 1200]
+
+On the CPU, on every host: the plain loop is a CPU loop, so the engine runs there too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
 from workers.engine.data import builtin_mnist_sample
 from workers.engine.families import get_family
 from workers.engine.runtime import configure_threads
-from workers.engine.trainer import prepare, run
-from workers.spec import JobSpec
 
-
-def engine_rate(training: dict, workdir: Path) -> tuple[float, dict]:
-    """Samples/s of the engine's loop for one mnist-gan spec (no pre-flight, fresh folder)."""
-    spec = JobSpec.model_validate(
-        {"model": "mnist-gan", "training": {"preflight": False, **training}}
-    )
-    session = prepare(spec, workdir)
-    result = run(session)
-    samples = result.steps * result.plan.batch_size
-    return samples / result.seconds, result.plan.describe()
+from _timing import samples_per_s
 
 
 def plain_book_loop(steps: int) -> float:
@@ -61,14 +50,13 @@ def main() -> None:
     parser.add_argument("--batched-steps", type=int, default=1200)
     args = parser.parse_args()
     threads = configure_threads()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        plain = plain_book_loop(args.book_steps)
-        book, _ = engine_rate({"mode": "book", "max_steps": args.book_steps}, root / "book")
-        batched, plan = engine_rate({"max_steps": args.batched_steps}, root / "batched")
-        fp32, _ = engine_rate(
-            {"max_steps": args.batched_steps, "precision": "fp32"}, root / "batched-fp32"
-        )
+    plain = plain_book_loop(args.book_steps)
+    cpu = {"device": "cpu"}
+    book, _ = samples_per_s("mnist-gan", {"mode": "book", "max_steps": args.book_steps, **cpu})
+    batched, plan = samples_per_s("mnist-gan", {"max_steps": args.batched_steps, **cpu})
+    fp32, _ = samples_per_s(
+        "mnist-gan", {"max_steps": args.batched_steps, "precision": "fp32", **cpu}
+    )
     figures = {
         "book_samples_per_s": round(book, 1),
         "plain_loop_samples_per_s": round(plain, 1),
