@@ -24,7 +24,7 @@ class WorkerSettings:
     torchserve_management_url: str
     progress_interval_s: float = 1.0  # at most one progress write per interval
     lock_lease_s: float = 30.0  # a dead worker's job is free again after this
-    register_attempts: int = 8  # TorchServe registration retries, with backoff
+    register_attempts: int = 20  # TorchServe registration tries: about 7.5 min with the backoff
     register_backoff_s: float = 1.0
     longest_job_s: int = DEFAULT_LONGEST_JOB_S  # the broker's visibility timeout exceeds this
 
@@ -54,7 +54,7 @@ class WorkerSettings:
             torchserve_management_url=required("TORCHSERVE_MANAGEMENT_URL"),
             progress_interval_s=number("PROGRESS_INTERVAL_S", 1.0),
             lock_lease_s=number("LOCK_LEASE_S", 30.0),
-            register_attempts=int(number("REGISTER_ATTEMPTS", 8)),
+            register_attempts=int(number("REGISTER_ATTEMPTS", 20)),
             register_backoff_s=number("REGISTER_BACKOFF_S", 1.0),
             longest_job_s=int(number("LONGEST_JOB_S", DEFAULT_LONGEST_JOB_S)),
         )
