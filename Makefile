@@ -7,7 +7,7 @@ SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 DEMO_OUT ?= runs/demo/digits.png
 
-.PHONY: help demo up down status setup test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu clean
+.PHONY: help demo up down status setup test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu docker-down docker-logs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ docker-up: ## The stack on NVIDIA GPUs with docker compose; needs docker/.env (s
 
 docker-up-cpu: ## The same on a host without GPUs
 	docker compose -f docker/compose.yaml -f docker/compose.cpu.yaml up -d --build
+
+docker-down: ## Stop the docker compose stack (volumes are kept)
+	docker compose -f docker/compose.yaml down
+
+docker-logs: ## Follow the docker compose stack's logs
+	docker compose -f docker/compose.yaml logs -f --tail 100
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,8 @@ from pathlib import Path
 from model_archive.config import ServerConfig, free_port  # noqa: F401  (re-exported)
 from services.torchserve_client import TorchServeClient
 
-JAVA_HINT = "TorchServe needs Java 17: install it (Debian: apt-get install openjdk-17-jre-headless)"
+JAVA_MAJOR = 17
+JAVA_HINT = f"TorchServe needs Java {JAVA_MAJOR}: install it (Debian: apt-get install openjdk-17-jre-headless)"
 
 
 class ServerError(RuntimeError):
@@ -39,7 +40,7 @@ def check_java() -> int:
     if match is None:
         raise ServerError(f"cannot tell the Java version ({done.stderr.strip()}). {JAVA_HINT}")
     major = int(match.group(1))
-    if major < 11:
+    if major < JAVA_MAJOR:
         raise ServerError(f"Java {major} is too old. {JAVA_HINT}")
     return major
 

@@ -34,7 +34,11 @@ class Experiment(_Strict):
 class GenerateRequest(_Strict):
     """Images from a served generator; image i uses seed + i."""
 
-    n: int | None = Field(default=None, ge=1, description="number of images (default 1)")
+    n: int | None = Field(
+        default=None,
+        ge=1,
+        description="number of images (default 1; at most GANFOUNDRY_MAX_IMAGES, 64)",
+    )
     label: int | None = Field(
         default=None, ge=0, description="class; required for conditional models"
     )
