@@ -10,7 +10,7 @@ DEMO_OUT ?= runs/demo/digits.png
 .PHONY: help demo up down status setup test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu docker-down docker-logs clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 demo: up ## The main job: train digits through the REST API; writes runs/demo/digits.png
 	$(BIN)/ganfoundry demo --out $(DEMO_OUT)

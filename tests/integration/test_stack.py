@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import urllib.request
@@ -162,10 +163,26 @@ def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) ->
     )
     assert refused.returncode == 1 and refused.stderr.strip().count("\n") == 0
     assert "400" in refused.stderr and "label" in refused.stderr
+    morph = tmp_path / "morph.png"
+    interpolated = cli(
+        stack_env, "interpolate", "demo-digits", "--label", "3", "--seeds", "1", "2",
+        "--steps", "6", "--out", str(morph),
+    )  # fmt: skip
+    assert interpolated.returncode == 0, interpolated.stderr
+    assert Image.open(morph).size == (4 * 30 + 2, 2 * 30 + 2)  # 6 frames, in rows of four
+    sums = tmp_path / "sums.png"
+    summed = cli(
+        stack_env, "arithmetic", "demo-digits", "--label", "3", "--seeds", "1", "2",
+        "--out", str(sums),
+    )  # fmt: skip
+    assert summed.returncode == 0, summed.stderr
+    assert Image.open(sums).size == (4 * 30 + 2, 30 + 2)  # a, b, a+b, a-b
     submitted = cli(stack_env, "submit", "--preset", "mnist-cgan")
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.split()[1]
     assert cli(stack_env, "cancel", job_id).returncode == 0
+    shown = cli(stack_env, "job", job_id)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == job_id
     listed = cli(stack_env, "jobs")
     assert job_id in listed.stdout
 
