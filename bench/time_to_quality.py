@@ -119,8 +119,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=5, help="evaluate every N epochs")
     parser.add_argument("--book-budget", type=float, default=120.0, help="seconds for book mode")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="most epochs per race (default: the model's)")
     args = parser.parse_args()
-    seed = {"seed": args.seed}
+    seed = {"seed": args.seed} | ({"epochs": args.epochs} if args.epochs else {})
     cgan = race("mnist-cgan", seed, cgan_goal, args.every, stop=True)
     gan = race("mnist-gan", seed, gan_goal, args.every, stop=True)
     figures: dict[str, Any] = {
