@@ -7,7 +7,7 @@ SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 DEMO_OUT ?= runs/demo/digits.png
 
-.PHONY: help demo up down status setup test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu docker-down docker-logs clean
+.PHONY: help demo up down status setup lock test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu docker-down docker-logs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,12 +26,16 @@ status: ## Which local processes are alive
 
 setup: $(STAMP) ## Make .venv and install everything the project needs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --constraint requirements.lock -e '.[dev]'
 	scripts/install-redis.sh
 	touch $(STAMP)
+
+lock: setup ## Pin every package, dependencies of dependencies too, into requirements.lock
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
 
 test: setup ## Run the whole test suite
 	$(BIN)/pytest

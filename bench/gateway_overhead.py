@@ -17,13 +17,9 @@ from pathlib import Path
 import torch
 
 from model_archive.builder import build_archive
-from model_archive.config import ServerConfig, free_port
-from model_archive.server import start_torchserve
-from services.server import start_gateway
-from services.settings import GatewaySettings
+from services.stack.local import LocalStack
 from workers.engine.export import export_generator
 from workers.engine.families import get_family
-from workers.redis_server import start_redis
 from workers.runner import model_meta
 from workers.spec import JobSpec
 from workers.store import JobStore
@@ -72,48 +68,35 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="per client")
     args = parser.parse_args()
     samples: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, LocalStack(Path(tmp)) as stack:
         root = Path(tmp)
-        redis_server = start_redis(root / "redis", free_port())
-        config = ServerConfig.on_free_ports(root / "store")
-        torchserve = start_torchserve(root / "torchserve", config)
+        redis_server = stack.start_redis()
+        torchserve = stack.start_torchserve()
         family = get_family("mnist-cgan")
         torch.manual_seed(0)
         artifact = export_generator(root / "generator.pt", family.build_generator(), family, {}, {})
-        build_archive(artifact, "digits", "1", config.model_store)
+        build_archive(artifact, "digits", "1", torchserve.config.model_store)
         torchserve.client.register("digits.v1.mar", "digits")
         store = JobStore.from_url(redis_server.url)
         job = store.create(JobSpec(model="mnist-cgan", serve_as="digits"))
         store.record_model("digits", "1", job.id, model_meta(JobSpec(model="mnist-cgan")))
-        settings = GatewaySettings(
-            redis_url=redis_server.url,
-            api_keys=(KEY,),
-            torchserve_inference_url=torchserve.client.inference_url,
-            torchserve_management_url=torchserve.client.management_url,
-            artifact_root=root,
-        )
-        gateway = start_gateway(settings.to_env(), free_port(), root / "gateway.log")
-        try:
-            json_headers = {"Content-Type": "application/json"}
-            for clients in (1, 16):
-                count = args.requests if clients == 1 else max(20, args.requests // 4)
-                for _round in range(2):  # alternate, so drift hits both sides alike
-                    direct = latencies(
-                        config.inference_port, "/predictions/digits", json_headers, count, clients
-                    )
-                    through = latencies(
-                        gateway.port,
-                        "/v1/models/digits/generate",
-                        json_headers | {"Authorization": f"Bearer {KEY}"},
-                        count,
-                        clients,
-                    )
-                    samples.setdefault(f"direct_{clients}", []).extend(direct)
-                    samples.setdefault(f"gateway_{clients}", []).extend(through)
-        finally:
-            gateway.stop()
-            torchserve.stop()
-            redis_server.stop()
+        gateway = stack.start_gateway(stack.gateway_settings(KEY))
+        json_headers = {"Content-Type": "application/json"}
+        for clients in (1, 16):
+            count = args.requests if clients == 1 else max(20, args.requests // 4)
+            for _round in range(2):  # alternate, so drift hits both sides alike
+                direct = latencies(
+                    stack.ports.inference, "/predictions/digits", json_headers, count, clients
+                )
+                through = latencies(
+                    gateway.port,
+                    "/v1/models/digits/generate",
+                    json_headers | {"Authorization": f"Bearer {KEY}"},
+                    count,
+                    clients,
+                )
+                samples.setdefault(f"direct_{clients}", []).extend(direct)
+                samples.setdefault(f"gateway_{clients}", []).extend(through)
     result: dict[str, float | str] = {}
     for clients, suffix in ((1, ""), (16, "_16_clients")):
         gateway_p50, gateway_p99 = summary(samples[f"gateway_{clients}"])

@@ -18,14 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.engine.celeba import (
-    CelebaImages,
-    Layout,
-    build_hdf5,
-    load_images,
-    offline_faces,
-    write_faces_zip,
-)
+from workers.engine.celeba.build import build_hdf5
+from workers.engine.celeba.faces import offline_faces, write_faces_zip
+from workers.engine.celeba.layout import Layout
+from workers.engine.celeba.reader import CelebaImages, load_images
 
 TARGET_RATIO = 5.0
 LAYOUTS: tuple[Layout, ...] = ("book", "project")

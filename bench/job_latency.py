@@ -14,15 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from model_archive.config import ServerConfig, free_port
-from model_archive.server import start_torchserve
-from services.torchserve_client import TorchServeClient
+from model_archive.client import TorchServeClient
+from services.stack.local import LocalStack
 from workers.celery_app import make_app, send_training_job
-from workers.redis_server import start_redis
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import Job, JobStore
-from workers.worker_main import start_cpu_worker
 
 
 def wait_for(store: JobStore, job_id: str, timeout_s: float = 300) -> Job:
@@ -67,38 +64,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        redis_server = start_redis(root / "redis", free_port())
-        config = ServerConfig.on_free_ports(root / "store")
-        torchserve = start_torchserve(root / "torchserve", config)
-        client = torchserve.client
-        settings = WorkerSettings(
-            redis_url=redis_server.url,
-            artifact_root=root / "artifacts",
-            data_root=root / "data",
-            model_store=config.model_store,
-            torchserve_inference_url=client.inference_url,
-            torchserve_management_url=client.management_url,
-        )
-        env = settings.to_env() | {"GANFOUNDRY_CACHE": str(root / "cache")}
-        worker = start_cpu_worker(env, root / "worker.log")
+    with tempfile.TemporaryDirectory() as tmp, LocalStack(Path(tmp)) as stack:
+        stack.start_redis()
+        client = stack.start_torchserve().client
+        settings = stack.worker_settings()
+        stack.start_worker(settings, extra_env={"GANFOUNDRY_CACHE": str(Path(tmp) / "cache")})
         store = JobStore.from_url(settings.redis_url)
-        try:
-            run_one(store, settings, client, "warm-up", args.steps)
-            starts, ends = [], []
-            for index in range(args.jobs):
-                start, end = run_one(store, settings, client, f"bench-{index}", args.steps)
-                starts.append(start)
-                ends.append(end)
-                print(
-                    f"job {index}: enqueue→first step {start:.3f} s, last step→served {end:.3f} s"
-                )
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-            torchserve.stop()
-            redis_server.stop()
+        run_one(store, settings, client, "warm-up", args.steps)
+        starts, ends = [], []
+        for index in range(args.jobs):
+            start, end = run_one(store, settings, client, f"bench-{index}", args.steps)
+            starts.append(start)
+            ends.append(end)
+            print(f"job {index}: enqueue→first step {start:.3f} s, last step→served {end:.3f} s")
     figures = {
         "enqueue_to_first_step_s": round(statistics.median(starts), 3),
         "train_end_to_served_s": round(statistics.median(ends), 3),

@@ -23,9 +23,8 @@ from pathlib import Path
 import torch
 
 from model_archive.builder import ModelConfig, build_archive
-from model_archive.config import ServerConfig
-from model_archive.server import start_torchserve
-from services.torchserve_client import TorchServeClient
+from model_archive.client import TorchServeClient
+from services.stack.torchserve import config_on_free_ports, start_torchserve
 from workers.engine.export import export_generator
 from workers.engine.families import get_family
 from workers.engine.generation import generate, load_artifact, to_png
@@ -103,7 +102,7 @@ def main() -> None:
         for n in (1, 64):
             p50, p99 = percentiles(timed(partial(local, n), args.requests))
             figures[f"inprocess_p50_ms_n{n}"], figures[f"inprocess_p99_ms_n{n}"] = p50, p99
-        config = ServerConfig.on_free_ports(root / "store")
+        config = config_on_free_ports(root / "store")
         model = ModelConfig(
             max_batch_delay_ms=args.batch_delay_ms,
             min_workers=args.workers,

@@ -13,14 +13,17 @@ from pathlib import Path
 import torch
 
 import workers.engine
+from workers.engine.limits import MAX_IMAGES
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$")
 # Files, not imports: importing the handler would load TorchServe into the builder.
 HANDLER = Path(__file__).with_name("handler.py")
 ENGINE = Path(workers.engine.__file__).parent
-PACKED_MODULES = (
-    HANDLER.with_name("image_requests.py"),
+PACKED_MODULES = (  # beside the handler in the archive, imported without a package
+    HANDLER.with_name("image_request.py"),  # the request contract, shared with the gateway
+    HANDLER.with_name("problems.py"),
+    ENGINE / "limits.py",
     ENGINE / "networks.py",
     ENGINE / "generation.py",
 )
@@ -39,7 +42,7 @@ class ModelConfig:
     min_workers: int = 1
     max_workers: int = 1
     response_timeout_s: int = 60
-    max_images: int = 256  # the largest n one request may ask for
+    max_images: int = MAX_IMAGES  # the largest n one request may ask for (at most MAX_IMAGES)
 
     def to_yaml(self) -> str:
         return (

@@ -7,7 +7,6 @@ network in docker) and the management port is never published; metrics in Promet
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,16 +14,9 @@ MAX_REQUEST_BYTES = 64 * 1024  # a generation request is a small JSON object
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 256 PNGs in base64 fit comfortably
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now (for private servers in tests and benchmarks)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class ServerConfig:
-    """One TorchServe's addresses and limits. ``on_free_ports()`` picks free ports for a private one."""
+    """One TorchServe's addresses and limits."""
 
     model_store: Path
     inference_port: int = 8080
@@ -58,16 +50,18 @@ class ServerConfig:
             ]
         )
 
-    @classmethod
-    def on_free_ports(cls, model_store: Path) -> ServerConfig:
-        return cls(
-            model_store,
-            inference_port=free_port(),
-            management_port=free_port(),
-            metrics_port=free_port(),
-            grpc_inference_port=free_port(),
-            grpc_management_port=free_port(),
-        )
+    @property
+    def inference_url(self) -> str:
+        return f"http://{self._host}:{self.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self._host}:{self.management_port}"
+
+    @property
+    def _host(self) -> str:
+        """Where a client on this machine reaches it (loopback when bound to every address)."""
+        return "127.0.0.1" if self.bind in ("0.0.0.0", "127.0.0.1") else self.bind
 
     def write(self, path: Path) -> Path:
         path.write_text(self.render())

@@ -1,9 +1,10 @@
 """TorchServe handler for every generator family, conditional or not.
 
-Packed into each archive with ``image_requests.py``, ``networks.py`` and ``generation.py``; it
-rebuilds the generator from ``generator.pt`` (weights_only) and never imports the training code.
-All requests of a TorchServe batch run as one forward pass and are split back, one response each;
-a bad request gets a 400 with a JSON error and never spoils the others.
+Packed into each archive with the request contract (``image_request.py``, ``limits.py``,
+``problems.py``), ``networks.py`` and ``generation.py``; it rebuilds the generator from
+``generator.pt`` (weights_only) and never imports the training code. All requests of a TorchServe
+batch run as one forward pass and are split back, one response each; a bad request gets a 400 with
+a problem body (RFC 9457, as the gateway's) and never spoils the others.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 if __package__:
-    from model_archive.image_requests import ImageRequest, RequestError, parse_request
+    from model_archive.image_request import ImagePlan, RequestError, parse_request
+    from model_archive.problems import MEDIA_TYPE
     from workers.engine.generation import (
         generate_from_latents,
         grid,
@@ -29,6 +31,7 @@ if __package__:
         seed_latents,
         to_png,
     )
+    from workers.engine.limits import MAX_IMAGES
 else:  # inside the archive: the packed modules lie beside this file
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from generation import (  # type: ignore[no-redef]
@@ -40,10 +43,11 @@ else:  # inside the archive: the packed modules lie beside this file
         seed_latents,
         to_png,
     )
-    from image_requests import ImageRequest, RequestError, parse_request  # type: ignore[no-redef]
+    from image_request import ImagePlan, RequestError, parse_request  # type: ignore[no-redef]
+    from limits import MAX_IMAGES  # type: ignore[no-redef]
+    from problems import MEDIA_TYPE  # type: ignore[no-redef]
 
 logger = logging.getLogger(__name__)
-DEFAULT_MAX_IMAGES = 256
 ARTIFACT = "generator.pt"
 
 
@@ -62,28 +66,35 @@ class GeneratorHandler(BaseHandler):
             os.path.join(properties["model_dir"], ARTIFACT), self.device
         )
         config = getattr(context, "model_yaml_config", None) or {}
-        self.max_images = int((config.get("handler") or {}).get("max_images", DEFAULT_MAX_IMAGES))
+        self.max_images = int((config.get("handler") or {}).get("max_images", MAX_IMAGES))
         self.num_classes = int(self.meta["num_classes"])
         self.initialized = True
         logger.info("loaded %s on %s", self.meta["family"], self.device)
 
-    def preprocess(self, data: list[dict[str, Any]]) -> list[ImageRequest | RequestError]:
+    def preprocess(self, data: list[dict[str, Any]]) -> list[ImagePlan | RequestError]:
         """Parse every request of the batch; a bad one becomes its error, the rest go on."""
-        parsed: list[ImageRequest | RequestError] = []
+        parsed: list[ImagePlan | RequestError] = []
         for row in data:
             body = row.get("body", row.get("data"))
             try:
-                parsed.append(parse_request(body, self.num_classes, self.max_images))
+                parsed.append(
+                    parse_request(
+                        body,
+                        self.num_classes,
+                        self.max_images,
+                        class_names=self.meta.get("class_names"),
+                    )
+                )
             except RequestError as error:
                 parsed.append(error)
         self._requests = parsed  # postprocess needs each request's answer format
         return parsed
 
     def inference(
-        self, requests: list[ImageRequest | RequestError], *args: Any, **kwargs: Any
+        self, requests: list[ImagePlan | RequestError], *args: Any, **kwargs: Any
     ) -> list[Any]:
         """One forward pass for all good requests; returns images (count, ...) or the error."""
-        good = [r for r in requests if isinstance(r, ImageRequest)]
+        good = [r for r in requests if isinstance(r, ImagePlan)]
         if not good:
             return list(requests)
         latents = torch.cat([self._latents(r) for r in good])  # (total, z_dim)
@@ -93,7 +104,7 @@ class GeneratorHandler(BaseHandler):
         images = iter(
             generate_from_latents(self.generator, latents, labels).split([r.count for r in good])
         )
-        return [next(images) if isinstance(r, ImageRequest) else r for r in requests]
+        return [next(images) if isinstance(r, ImagePlan) else r for r in requests]
 
     def postprocess(self, outputs: list[Any]) -> list[Any]:
         """JSON (PNGs in base64 with their seeds, or the 1010 values) or one grid PNG per request."""
@@ -101,8 +112,8 @@ class GeneratorHandler(BaseHandler):
         for index, (request, output) in enumerate(zip(self._requests, outputs, strict=True)):
             if isinstance(request, RequestError):  # inference passed it through as its output
                 self.context.set_response_status(400, str(request), index)
-                self.context.set_response_content_type(index, "application/json")
-                responses.append(json.dumps(request.to_json()))
+                self.context.set_response_content_type(index, MEDIA_TYPE)
+                responses.append(json.dumps(request.to_problem(400)))
             elif request.response == "grid" and len(self.meta["output_shape"]) == 3:
                 self.context.set_response_content_type(index, "image/png")
                 responses.append(to_png(grid(output, request.columns)))
@@ -111,7 +122,7 @@ class GeneratorHandler(BaseHandler):
                 responses.append(json.dumps(self._as_json(request, output)))
         return responses
 
-    def _latents(self, request: ImageRequest) -> torch.Tensor:
+    def _latents(self, request: ImagePlan) -> torch.Tensor:
         if request.kind == "images":
             return seed_latents(self.generator, request.seeds)
         start, end = seed_latents(self.generator, request.seeds)
@@ -119,7 +130,7 @@ class GeneratorHandler(BaseHandler):
             return interpolate(start, end, request.steps)
         return seed_arithmetic(start, end)
 
-    def _as_json(self, request: ImageRequest, output: torch.Tensor) -> dict[str, Any]:
+    def _as_json(self, request: ImagePlan, output: torch.Tensor) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "model": self.manifest["model"]["modelName"] if self.manifest else self.meta["family"],
             "family": self.meta["family"],

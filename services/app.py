@@ -9,19 +9,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Response, g, request
+from flask_openapi3 import Info, OpenAPI
 
+from model_archive.client import TorchServeClient
+from services.api import ApiRequest
 from services.api.docs import docs
 from services.api.health import health
 from services.api.jobs import jobs
 from services.api.models import models
-from services.errors import register_error_handlers
+from services.errors import raise_invalid, register_error_handlers
+from services.schemas import Problem
 from services.settings import GatewaySettings
-from services.torchserve_client import TorchServeClient
 from workers.store import JobStore
 
 logger = logging.getLogger("ganfoundry.gateway")
 JobSender = Callable[[str], None]
+INFO = Info(
+    title="GAN Foundry",
+    version="1",
+    description="Train the book's GANs as jobs; generate images by class. Send "
+    "'Authorization: Bearer <API key>'; errors are RFC 9457 problems (application/problem+json).",
+)
 
 
 @dataclass
@@ -33,6 +42,21 @@ class Services:
     # name → (expiry, model): generation skips two Redis reads per request (a new default
     # version is seen within MODEL_CACHE_S; a new name at once, since misses are not cached)
     model_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+
+class GatewayApp(OpenAPI):
+    """flask-openapi3, less the 422 it adds to every operation: a view that can answer 422
+    declares it (as a problem); the others take no input that could be invalid."""
+
+    request_class = ApiRequest
+
+    def generate_spec_json(self) -> None:
+        super().generate_spec_json()
+        for item in self.spec_json["paths"].values():
+            for operation in item.values():
+                added = operation["responses"].get("422", {}).get("content", {})
+                if "application/json" in added:  # flask-openapi3's list of its own errors
+                    del operation["responses"]["422"]
 
 
 def celery_sender(settings: GatewaySettings) -> JobSender:
@@ -49,9 +73,17 @@ def create_app(
     store: JobStore | None = None,
     torchserve: TorchServeClient | None = None,
     send_job: JobSender | None = None,
-) -> Flask:
+) -> OpenAPI:
     settings = settings or GatewaySettings.from_env()
-    app = Flask("ganfoundry")
+    app = GatewayApp(
+        "ganfoundry",
+        info=INFO,
+        security_schemes={"apiKey": {"type": "http", "scheme": "bearer"}},
+        doc_ui=False,  # /openapi.json and /docs come from services.api.docs
+        validation_error_status=422,
+        validation_error_model=Problem,
+        validation_error_callback=raise_invalid,
+    )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ganfoundry"] = Services(
@@ -65,8 +97,9 @@ def create_app(
         ),
         send_job=send_job or celery_sender(settings),
     )
-    for blueprint in (health, jobs, models, docs):
-        app.register_blueprint(blueprint)
+    for api in (health, jobs, models):
+        app.register_api(api)
+    app.register_blueprint(docs)
     register_error_handlers(app)
     app.before_request(_start_request)
     app.after_request(_finish_request)

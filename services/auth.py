@@ -1,17 +1,23 @@
-"""API keys: Authorization: Bearer <key>, compared in constant time."""
+"""API keys: Authorization: Bearer <key>, compared in constant time.
+
+Blueprints that hold keyed resources run ``check_key`` before each view, so a request without a
+key is refused before its inputs are validated or Redis is asked. Every view there needs a key;
+one marked ``public_read`` lets anyone through when GANFOUNDRY_PUBLIC_READS is on. A view that
+lost its mark (decorators in the wrong order) is stricter, never looser.
+"""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import current_app, request
 
 from services.errors import ApiError
 
 View = TypeVar("View", bound=Callable[..., Any])
+PUBLIC_READ = "ganfoundry_public_read"
 
 
 def key_is_valid(header: str | None, keys: tuple[str, ...]) -> bool:
@@ -25,19 +31,19 @@ def key_is_valid(header: str | None, keys: tuple[str, ...]) -> bool:
     return matched
 
 
-def require_key(always: bool = True) -> Callable[[View], View]:
-    """Refuse with 401 without a valid key; ``always=False`` lets public reads through."""
+def public_read(view: View) -> View:
+    """Mark a read as open to anyone when GANFOUNDRY_PUBLIC_READS is on (below the route)."""
+    setattr(view, PUBLIC_READ, True)
+    return view
 
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            settings = current_app.extensions["ganfoundry"].settings
-            if (always or not settings.public_reads) and not key_is_valid(
-                request.headers.get("Authorization"), settings.api_keys
-            ):
-                raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <API key>'")
-            return view(*args, **kwargs)
 
-        return cast(View, guarded)
-
-    return decorate
+def check_key() -> None:
+    """Before every view of a keyed blueprint: 401 without a valid key."""
+    if request.method == "OPTIONS":  # Flask's own answer (Allow), no view runs
+        return
+    settings = current_app.extensions["ganfoundry"].settings
+    view = current_app.view_functions.get(request.endpoint or "")
+    if settings.public_reads and getattr(view, PUBLIC_READ, False):
+        return
+    if not key_is_valid(request.headers.get("Authorization"), settings.api_keys):
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <API key>'")

@@ -67,17 +67,22 @@ class Gateway:
 
 
 def _error_line(status: int, body: bytes) -> str:
+    """'422 invalid_request: label: ...' from a problem body (or an older gateway's error)."""
     try:
-        error = json.loads(body)["error"]
-    except (ValueError, KeyError, TypeError):
+        problem = json.loads(body)
+    except (ValueError, RecursionError):
+        problem = None
+    if isinstance(problem, dict) and isinstance(problem.get("error"), dict):
+        problem = problem["error"]  # gateways before RFC 9457 problems
+    if not isinstance(problem, dict) or not ("detail" in problem or "message" in problem):
         return f"{status}: {body[:200].decode('utf-8', 'replace')}"
-    return f"{status} {error.get('code', '')}: {error.get('message', '')}"
+    return f"{status} {problem.get('code', '')}: {problem.get('detail', problem.get('message'))}"
 
 
 def connect(args: argparse.Namespace) -> Gateway:
-    from services.stack import StackConfig, read_state
+    from services.stack.cli import StackSettings, read_state
 
-    run_dir = StackConfig.from_env().run_dir
+    run_dir = StackSettings().run_dir
     state = read_state(run_dir)
     url = (
         args.url

@@ -1,74 +1,103 @@
-"""Request and response shapes of the REST API: they validate input and generate /openapi.json."""
+"""Shapes of the REST API beside the contracts it shares (``workers.spec.JobSpec`` for jobs,
+``model_archive.image_request.GenerateRequest`` for images): path and query parameters, answers
+and the problem body. flask-openapi3 reads them from the views' signatures for /openapi.json.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_SEED = 2**31 - 1
+from model_archive.image_request import GenerateRequest
+from workers.spec import SERVE_NAME_PATTERN
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+VERSION_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$"
 
 
-class _Strict(BaseModel):
+class _Query(BaseModel):
+    """Query parameters: unknown ones are refused, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
-
-class Experiment(_Strict):
-    """The book's seed experiments."""
-
-    kind: Literal["interpolate", "arithmetic"]
-    seeds: list[int] = Field(min_length=2, max_length=2, description="two seeds, 0..2^31-1")
-    steps: int | None = Field(
-        default=None, ge=2, le=64, description="interpolation only; 12 by default"
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> Experiment:
-        if any(not 0 <= s <= MAX_SEED for s in self.seeds):
-            raise ValueError("seeds must lie in 0..2147483647")
-        if self.kind == "arithmetic" and self.steps is not None:
-            raise ValueError("only interpolation takes steps")
-        return self
+    @classmethod
+    @cache
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        # flask-openapi3 reads a query model's schema on every request (about 1 ms); it never changes
+        return super().model_json_schema(*args, **kwargs)
 
 
-class GenerateRequest(_Strict):
-    """Images from a served generator; image i uses seed + i."""
+# ---- path parameters: the patterns are documented, not enforced, so that an id or a name that
+# cannot exist is a 404 like any other unknown one
 
-    n: int | None = Field(
+
+class JobPath(BaseModel):
+    job_id: str = Field(json_schema_extra={"pattern": "^[0-9a-f]{32}$"})
+
+
+class ModelPath(BaseModel):
+    name: str = Field(json_schema_extra={"pattern": SERVE_NAME_PATTERN})
+
+
+# ---- query parameters
+
+
+class JobQuery(_Query):
+    state: JobState | None = Field(default=None, description="only jobs in this state")
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="jobs to skip, newest first")
+    limit: int = Field(default=20, ge=1, le=100, description="jobs in the page")
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _empty_is_any(cls, state: object) -> object:
+        return state or None
+
+
+class VersionQuery(_Query):
+    version: str | None = Field(
         default=None,
-        ge=1,
-        description="number of images (default 1; at most GANFOUNDRY_MAX_IMAGES, 64)",
+        pattern=VERSION_PATTERN,
+        description="a version of the model; the default one when left out",
     )
-    label: int | None = Field(
-        default=None, ge=0, description="class; required for conditional models"
-    )
-    seed: int | None = Field(
-        default=None, ge=0, le=MAX_SEED, description="drawn at random when left out"
-    )
-    format: Literal["json", "grid"] = Field(
-        default="json", description="JSON of PNGs, or one PNG grid"
-    )
-    experiment: Experiment | None = None
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> GenerateRequest:
-        if self.experiment is not None and (self.n is not None or self.seed is not None):
-            raise ValueError("an experiment takes its own seeds: leave out 'n' and 'seed'")
-        return self
 
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+_CONTRACT = GenerateRequest.model_json_schema()["properties"]
+
+
+def _checked_by_the_contract(name: str) -> Any:
+    """An integer parameter; its range is the contract's (checked there, documented here)."""
+    return Field(default=None, json_schema_extra=_CONTRACT[name])
+
+
+class GenerateQuery(VersionQuery):
+    """The generate request from query parameters (image i uses seed + i); a PNG grid by default."""
+
+    n: int | None = _checked_by_the_contract("n")
+    label: int | None = _checked_by_the_contract("label")
+    seed: int | None = _checked_by_the_contract("seed")
+    format: Literal["grid", "json"] = Field(
+        default="grid", description="one PNG grid, or JSON of base64 PNGs"
+    )
+
+    def body(self) -> dict[str, Any]:
+        """As the JSON body of the POST, for the contract to check against the model."""
+        return self.model_dump(exclude_none=True, exclude={"version"})
+
+
+# ---- answers
 
 
 class JobAccepted(BaseModel):
     id: str
-    state: str
-    url: str
+    state: JobState
+    url: str = Field(description="the job's URL, also in the Location header")
 
 
 class JobPublic(BaseModel):
     id: str
-    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    state: JobState
     spec: dict[str, Any]
     created_at: float
     updated_at: float
@@ -100,11 +129,46 @@ class ModelPublic(BaseModel):
     output_shape: list[int]
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    fields: dict[str, str] | None = None
+class ModelList(BaseModel):
+    models: list[ModelPublic]
 
 
-class ErrorResponse(BaseModel):
-    error: ErrorBody
+class Images(BaseModel):
+    """The JSON answer of generate: base64 PNGs with the seeds that drew them."""
+
+    # flask-openapi3 adds this to the 200 answer: the same request may answer one PNG grid
+    model_config = ConfigDict(
+        openapi_extra={  # type: ignore[typeddict-unknown-key]
+            "description": "JSON of base64 PNGs, or one PNG grid (format 'grid' or Accept: image/png)",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    )
+
+    model: str
+    family: str
+    kind: Literal["images", "interpolate", "arithmetic"]
+    seeds: list[int] = Field(description="one per image; the two endpoints for experiments")
+    label: int | None
+    shape: list[int] = Field(description="shape of one output, e.g. [1, 28, 28]")
+    images: list[str] | None = Field(default=None, description="base64 PNGs")
+    values: list[list[float]] | None = Field(
+        default=None, description="the 1010 generator's four values per output, instead of images"
+    )
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457); ``code`` is stable, ``fields`` maps each bad input to what to change."""
+
+    type: str = Field(default="about:blank", description="about:blank: status and code say it all")
+    title: str = Field(description="the HTTP status phrase")
+    status: int
+    detail: str = Field(description="what went wrong and what to change")
+    code: str = Field(
+        description="bad_request, invalid_request, unauthorized, not_found, method_not_allowed, "
+        "conflict, payload_too_large, unsupported_media_type, redis_unavailable, "
+        "torchserve_unavailable, model_not_ready, model_server_error, internal_error"
+    )
+    instance: str | None = Field(default=None, description="the request's path")
+    fields: dict[str, str] | None = Field(
+        default=None, description="422 only: each bad field (dotted path) → what to change"
+    )

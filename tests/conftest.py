@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from model_archive.config import free_port
-from workers.redis_server import RedisProcess, start_redis
+from services.stack.processes import free_port
+from services.stack.redis import RedisProcess, start_redis
 from workers.store import JobStore
 
 

@@ -15,24 +15,34 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import torch
 from pydantic import ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from model_archive.builder import ArchiveError, build_archive
-from services.torchserve_client import TorchServeClient, TorchServeError, TorchServeUnavailable
+from model_archive.client import TorchServeClient, TorchServeError, TorchServeUnavailable
 from workers.engine.checkpoint import CheckpointError
-from workers.engine.data import DataError
+from workers.engine.datasets import DataError
 from workers.engine.families import get_family
 from workers.engine.pipeline import JobOutcome, run_job
 from workers.engine.preflight import PreflightError
 from workers.engine.runtime import RuntimeChoiceError
 from workers.engine.trainer import Progress
+from workers.records import ModelMeta
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec, field_errors
 from workers.store import InvalidTransition, JobStore
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobFailure(Exception):
@@ -144,16 +154,16 @@ def _serve(
     return {"name": name, "version": version, "archive": str(mar)}
 
 
-def model_meta(spec: JobSpec) -> dict[str, Any]:
+def model_meta(spec: JobSpec) -> ModelMeta:
     """What a client needs to ask a served generator for images."""
     family = get_family(spec.model)
-    return {
-        "family": family.name,
-        "num_classes": family.num_classes,
-        "class_names": list(family.class_names),
-        "latent_size": family.z_dim,
-        "output_shape": list(family.sample_shape),
-    }
+    return ModelMeta(
+        family=family.name,
+        num_classes=family.num_classes,
+        class_names=list(family.class_names),
+        latent_size=family.z_dim,
+        output_shape=list(family.sample_shape),
+    )
 
 
 def next_version(client: TorchServeClient, name: str) -> str:
@@ -167,32 +177,38 @@ def next_version(client: TorchServeClient, name: str) -> str:
     return str(max(numbers, default=0) + 1)
 
 
-def _retry(call: Callable[[], Any], settings: WorkerSettings, store: JobStore, job_id: str) -> Any:
-    """Retry while TorchServe is unavailable, with exponential backoff; training is not redone."""
-    delay = settings.register_backoff_s
-    for attempt in range(1, settings.register_attempts + 1):
-        try:
-            return call()
-        except TorchServeUnavailable as error:
-            if attempt == settings.register_attempts:
-                raise JobFailure(
-                    "torchserve_unavailable",
-                    f"TorchServe did not answer after {attempt} attempts ({error.message}); "
-                    "the trained generator is kept in the job's artifacts",
-                ) from None
-            waiting = {
-                "phase": "waiting for TorchServe",
-                "attempt": attempt,
-                "reason": error.message,
-            }
-            store.update(job_id, progress=waiting)
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
-        except TorchServeError as error:
-            raise JobFailure(
-                "registration_failed", f"TorchServe refused the model: {error.message}"
-            ) from None
-    raise AssertionError("unreachable")
+def _retry(call: Callable[[], T], settings: WorkerSettings, store: JobStore, job_id: str) -> T:
+    """Retry while TorchServe is unavailable, backing off exponentially; training is not redone."""
+
+    def waiting(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        reason = error.message if isinstance(error, TorchServeError) else str(error)
+        progress = {
+            "phase": "waiting for TorchServe",
+            "attempt": state.attempt_number,
+            "reason": reason,
+        }
+        store.update(job_id, progress=progress)
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(TorchServeUnavailable),
+        stop=stop_after_attempt(settings.register_attempts),
+        wait=wait_exponential(multiplier=settings.register_backoff_s, max=30.0),
+        before_sleep=waiting,
+        reraise=True,
+    )
+    try:
+        return retrying(call)
+    except TorchServeUnavailable as error:
+        raise JobFailure(
+            "torchserve_unavailable",
+            f"TorchServe did not answer after {settings.register_attempts} attempts "
+            f"({error.message}); the trained generator is kept in the job's artifacts",
+        ) from None
+    except TorchServeError as error:
+        raise JobFailure(
+            "registration_failed", f"TorchServe refused the model: {error.message}"
+        ) from None
 
 
 def classify(error: Exception) -> tuple[str, str]:
@@ -205,7 +221,7 @@ def classify(error: Exception) -> tuple[str, str]:
         return "bad_checkpoint", str(error)
     if isinstance(error, RuntimeChoiceError):
         return "device_unavailable", str(error)
-    if "out of memory" in str(error).lower() or isinstance(error, MemoryError):
+    if isinstance(error, torch.cuda.OutOfMemoryError | MemoryError):
         return "out_of_memory", "the GPU or host ran out of memory: use a smaller batch_size"
     return "internal_error", f"{type(error).__name__}: {error}"
 
@@ -232,8 +248,6 @@ def warm_up() -> None:
 def release_memory() -> None:
     """Give GPU memory back after each job, so the next one starts clean."""
     gc.collect()
-    import torch
-
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 

@@ -8,26 +8,24 @@ Keys (prefix ``gf:``): ``job:<id>`` (hash), ``jobs`` (sorted set, newest first b
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from workers.records import FINAL, STATES, Job, JobState, ModelMeta, ServedModel, decode, encode
 from workers.spec import JobSpec
 
-STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINAL = frozenset({"succeeded", "failed", "cancelled"})
+__all__ = ["FINAL", "STATES", "InvalidTransition", "Job", "JobNotFound", "JobStore"]
+
 # from → allowed next states; "running" → "running" is a redelivered job taken up again
 TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "failed", "cancelled"}),
     "running": frozenset({"running", "succeeded", "failed", "cancelled"}),
 }
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-JSON_FIELDS = ("spec", "progress", "error", "metrics", "artifacts", "served")
 PREFIX = "gf:"
 
 RELEASE_LOCK = """
@@ -53,30 +51,6 @@ class InvalidTransition(ValueError):
         self.wanted = wanted
 
 
-@dataclass
-class Job:
-    id: str
-    spec: dict[str, Any]
-    state: str
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    attempts: int = 0
-    progress: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    metrics: dict[str, Any] | None = None
-    artifacts: dict[str, Any] | None = None
-    served: dict[str, Any] | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINAL
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
 def valid_job_id(job_id: str) -> bool:
     return bool(JOB_ID.match(job_id))
 
@@ -98,10 +72,16 @@ class JobStore:
 
     def create(self, spec: JobSpec) -> Job:
         now = time.time()
-        job = Job(uuid.uuid4().hex, spec.model_dump(mode="json"), "queued", now, now)
+        job = Job(
+            id=uuid.uuid4().hex,
+            spec=spec.model_dump(mode="json"),
+            state="queued",
+            created_at=now,
+            updated_at=now,
+        )
         score = time.time_ns()
         with self.redis.pipeline() as pipe:
-            pipe.hset(self._key(job.id), mapping=_encode(job))
+            pipe.hset(self._key(job.id), mapping=encode(job.to_dict()))
             pipe.zadd(PREFIX + "jobs", {job.id: score})
             pipe.zadd(PREFIX + "jobs:queued", {job.id: score})
             pipe.execute()
@@ -113,7 +93,7 @@ class JobStore:
         raw = self.redis.hgetall(self._key(job_id))
         if not raw:
             raise JobNotFound(job_id)
-        return _decode(raw)
+        return Job.model_validate(decode(raw))
 
     def list_jobs(
         self, offset: int = 0, limit: int = 20, state: str | None = None
@@ -126,16 +106,17 @@ class JobStore:
             for job_id in ids:
                 pipe.hgetall(self._key(job_id))
             rows = pipe.execute()
-        return [_decode(row) for row in rows if row], total
+        return [Job.model_validate(decode(row)) for row in rows if row], total
 
-    def transition(self, job_id: str, state: str, **fields: Any) -> Job:
+    def transition(self, job_id: str, state: JobState, **fields: Any) -> Job:
         """Move a job to ``state`` (checked against TRANSITIONS) and write ``fields`` with it."""
         key = self._key(job_id)
 
         def change(pipe: Any) -> None:
-            current = pipe.hget(key, "state")
-            if current is None:
+            raw = pipe.hget(key, "state")
+            if raw is None:
                 raise JobNotFound(job_id)
+            current = decode({"state": raw})["state"]
             if state not in TRANSITIONS.get(current, frozenset()):
                 raise InvalidTransition(job_id, current, state)
             now = time.time()
@@ -146,7 +127,7 @@ class JobStore:
                 values["finished_at"] = now
             score = pipe.zscore(PREFIX + f"jobs:{current}", job_id) or time.time_ns()
             pipe.multi()
-            pipe.hset(key, mapping=_encode_fields(values))
+            pipe.hset(key, mapping=encode(values))
             pipe.zrem(PREFIX + f"jobs:{current}", job_id)
             pipe.zadd(PREFIX + f"jobs:{state}", {job_id: score})
 
@@ -158,10 +139,11 @@ class JobStore:
         key = self._key(job_id)
 
         def write(pipe: Any) -> None:
-            if pipe.hget(key, "state") in FINAL:
+            raw = pipe.hget(key, "state")
+            if raw is None or decode({"state": raw})["state"] in FINAL:
                 return  # a cancelled job's late progress is dropped
             pipe.multi()
-            pipe.hset(key, mapping=_encode_fields({**fields, "updated_at": time.time()}))
+            pipe.hset(key, mapping=encode({**fields, "updated_at": time.time()}))
 
         self.redis.transaction(write, key)
 
@@ -196,14 +178,16 @@ class JobStore:
 
     # ---- served models: what the gateway tells users about each name -------------------------
 
-    def record_model(self, name: str, version: str, job_id: str, meta: dict[str, Any]) -> None:
+    def record_model(
+        self, name: str, version: str, job_id: str, meta: ModelMeta | dict[str, Any]
+    ) -> None:
         """Remember a registered version (the new default) and what its generator draws."""
         key = f"{PREFIX}model:{name}"
+        checked = ModelMeta.model_validate(meta).model_dump(mode="json")
+        record = {"name": name, "default_version": version, **checked}
         with self.redis.pipeline() as pipe:
-            pipe.hset(
-                key, mapping={"name": name, "default_version": version, "meta": json.dumps(meta)}
-            )
-            pipe.hset(key + ":versions", version, job_id)
+            pipe.hset(key, mapping=encode(record))
+            pipe.hset(key + ":versions", mapping=encode({version: job_id}))
             pipe.zadd(PREFIX + "models", {name: time.time()})
             pipe.execute()
 
@@ -212,13 +196,9 @@ class JobStore:
         raw = self.redis.hgetall(key)
         if not raw:
             return None
-        versions = self.redis.hgetall(key + ":versions")
-        return {
-            "name": raw["name"],
-            "default_version": raw["default_version"],
-            "versions": dict(sorted(versions.items(), key=lambda item: _version_key(item[0]))),
-            **json.loads(raw["meta"]),
-        }
+        versions = decode(self.redis.hgetall(key + ":versions"))
+        ordered = dict(sorted(versions.items(), key=lambda item: _version_key(item[0])))
+        return ServedModel.model_validate(decode(raw) | {"versions": ordered}).model_dump()
 
     def list_models(self) -> list[dict[str, Any]]:
         """Every served name, most recently trained first."""
@@ -241,42 +221,3 @@ class JobStore:
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
-
-
-def _encode(job: Job) -> dict[str, str]:
-    return _encode_fields(job.to_dict())
-
-
-def _encode_fields(fields: dict[str, Any]) -> dict[str, str]:
-    encoded = {}
-    for name, value in fields.items():
-        if name in JSON_FIELDS or value is None:
-            encoded[name] = json.dumps(value)
-        else:
-            encoded[name] = str(value)
-    return encoded
-
-
-def _decode(raw: dict[str, str]) -> Job:
-    def number(name: str) -> float | None:
-        value = raw.get(name)
-        return None if value is None or value == "null" else float(value)
-
-    def document(name: str) -> Any:
-        return json.loads(raw[name]) if name in raw else None
-
-    return Job(
-        id=raw["id"],
-        spec=json.loads(raw["spec"]),
-        state=raw["state"],
-        created_at=float(raw["created_at"]),
-        updated_at=float(raw["updated_at"]),
-        started_at=number("started_at"),
-        finished_at=number("finished_at"),
-        attempts=int(float(raw.get("attempts", "0"))),
-        progress=document("progress"),
-        error=document("error"),
-        metrics=document("metrics"),
-        artifacts=document("artifacts"),
-        served=document("served"),
-    )

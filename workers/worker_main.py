@@ -15,11 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 
 from workers.celery_app import TRAINING_QUEUE
-from workers.cpus import available_cpus
+from workers.engine.cpus import available_cpus
 
 
 def visible_gpus() -> list[str]:
@@ -57,21 +56,6 @@ def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dic
         }
         commands.append((command, env))
     return commands
-
-
-def start_cpu_worker(
-    settings_env: dict[str, str], log: Path, new_session: bool = False
-) -> subprocess.Popen[bytes]:
-    """One CPU worker process, as ``ganfoundry-worker`` starts it (tests and benchmarks)."""
-    ((command, extra),) = worker_commands([], "INFO")
-    with open(log, "ab") as handle:
-        return subprocess.Popen(
-            command,
-            env={**os.environ, **settings_env, **extra},
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=new_session,
-        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,17 @@
-"""One blueprint per resource: health, jobs, models, docs."""
+"""One blueprint per resource: health, jobs, models, docs; and how the API reads its input."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import Request, current_app
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import BadRequest
 
+from model_archive.problems import field_errors
 from services.errors import ApiError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def services() -> Any:
@@ -15,29 +19,33 @@ def services() -> Any:
     return current_app.extensions["ganfoundry"]
 
 
-def json_body() -> Any:
-    """The request's JSON object, or a 415/400 that says what to send."""
-    if not request.is_json:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the body as JSON with 'Content-Type: application/json'",
-        )
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "bad_request", "the body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "the body must be a JSON object")
-    return body
-
-
-def validate(model: type[BaseModel], data: Any) -> Any:
-    """Validate with a pydantic model; a 400 lists every bad field."""
+def validate(model: type[Model], data: Any, context: dict[str, Any] | None = None) -> Model:
+    """Validate with a pydantic model (and a validation context); a 422 names every bad field."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as error:
-        fields = {
-            ".".join(str(p) for p in item["loc"]) or "body": item["msg"] for item in error.errors()
-        }
-        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise ApiError(400, "invalid_request", f"invalid request: {summary}", fields) from None
+        raise ApiError.invalid(field_errors(error)) from None
+
+
+class ApiRequest(Request):
+    """A request whose JSON body is either there or refused: 415 not JSON, 400 not parseable.
+
+    flask-openapi3 reads bodies with ``get_json(silent=True)``; silence would turn both into a
+    422 about a missing body, and a deeply nested body into a RecursionError (a 500).
+    """
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if not (force or self.is_json):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "send the body as JSON with 'Content-Type: application/json'",
+            )
+        try:
+            return super().get_json(force=force, silent=False, cache=cache)
+        except BadRequest:
+            raise ApiError(400, "bad_request", "the body is not valid JSON") from None
+        except RecursionError:
+            raise ApiError(
+                400, "bad_request", "the body is not valid JSON (nested too deeply)"
+            ) from None

@@ -1,42 +1,39 @@
-"""/openapi.json and a plain docs page generated from it (no CDN needed)."""
+"""/openapi.json (flask-openapi3's, from the views' models) and Swagger UI at /docs.
+
+The Swagger UI files come from the flask-openapi3-swagger wheel and are served by the gateway
+itself under /swagger/, so the page works without the internet (no CDN, no online validator).
+"""
 
 from __future__ import annotations
 
-import html
+from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
+import flask_openapi3_swagger
+from flask import Blueprint, Response, current_app, jsonify, render_template_string
+from flask_openapi3_swagger.templates import swagger_html_string
 
-from services.openapi import openapi_spec
-
-docs = Blueprint("docs", __name__)
+# the page at /docs asks for swagger/css/..., swagger/js/...: relative to /, so /swagger/...
+docs = Blueprint(
+    "docs",
+    __name__,
+    static_folder=Path(flask_openapi3_swagger.__file__).with_name("templates") / "swagger",
+    static_url_path="/swagger",
+)
+SWAGGER_CONFIG = {"validatorUrl": None, "persistAuthorization": True}
 
 
 @docs.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_spec())
+    spec: dict[str, Any] = current_app.api_doc  # type: ignore[attr-defined]
+    return jsonify(spec)
 
 
 @docs.get("/docs")
-def page() -> Response:
-    spec = openapi_spec()
-    rows = []
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            if method == "parameters":
-                continue
-            rows.append(
-                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
-                f"<td>{html.escape(operation.get('summary', ''))}</td></tr>"
-            )
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>GAN Foundry API</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td{padding:.3em 1em}</style></head><body>"
-        "<h1>GAN Foundry API</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
-        "Send <code>Authorization: Bearer &lt;API key&gt;</code>.</p>"
-        "<table>" + "".join(rows) + "</table>"
-        '<h2>Example</h2><pre>curl -s -X POST $URL/v1/jobs -H "Authorization: Bearer $KEY" '
-        '-H \'Content-Type: application/json\' -d \'{"model": "mnist-cgan", "serve_as": "digits"}\'\n'
-        'curl -s "$URL/v1/models/digits/generate?n=16&amp;label=7" -H "Authorization: Bearer $KEY" -o sevens.png'
-        "</pre></body></html>"
+def page() -> str:
+    return render_template_string(
+        swagger_html_string,
+        doc_url="/openapi.json",
+        swagger_config=SWAGGER_CONFIG,
+        oauth_config=None,
     )
-    return Response(body, mimetype="text/html")

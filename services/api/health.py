@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
+from services.errors import RETRY_AFTER_S
 
-health = Blueprint("health", __name__)
+health = APIBlueprint(
+    "health", __name__, abp_tags=[Tag(name="health", description="Liveness and readiness")]
+)
+CHECKS = {
+    "description": "status and each dependency's check",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 
 
-@health.get("/healthz")
+@health.get("/healthz", summary="Liveness", responses={200: CHECKS})
 def healthz() -> Response:
     """The process is up."""
     return jsonify({"status": "ok"})
 
 
-@health.get("/readyz")
-def readyz() -> tuple[Response, int]:
+@health.get(
+    "/readyz",
+    summary="Readiness of Redis and TorchServe",
+    responses={200: CHECKS, 503: CHECKS | {"description": "a dependency is down"}},
+)
+def readyz() -> tuple[Response, int, dict[str, str]]:
     """Redis and TorchServe answer (each probe gives up within half a second)."""
     timeout = services().settings.backend_timeout_s
     checks = {"redis": services().store.ping(), "torchserve": services().torchserve.ping(timeout)}
     ready = all(checks.values())
     body = {"status": "ready" if ready else "unavailable", "checks": checks}
-    return jsonify(body), 200 if ready else 503
+    return (
+        jsonify(body),
+        200 if ready else 503,
+        {} if ready else {"Retry-After": str(RETRY_AFTER_S)},
+    )

@@ -6,61 +6,76 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, send_file, url_for
+from flask import Response, jsonify, send_file, url_for
+from flask_openapi3 import APIBlueprint, Tag
 
-from services.api import json_body, services, validate
-from services.auth import require_key
-from services.errors import ApiError
+from services.api import services
+from services.auth import check_key, public_read
+from services.errors import ApiError, problems
+from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
 from workers.spec import JobSpec
-from workers.store import STATES, InvalidTransition, Job, JobNotFound
+from workers.store import InvalidTransition, Job, JobNotFound
 
-jobs = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+jobs = APIBlueprint(
+    "jobs",
+    __name__,
+    url_prefix="/v1/jobs",
+    abp_tags=[Tag(name="jobs", description="Training jobs and their outputs")],
+    abp_security=[{"apiKey": []}],
+)
+jobs.before_request(check_key)
+PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
+METRICS = {"content": {"application/json": {"schema": {"type": "object"}}}}
 
-FILES = {"loss.png": "loss_plot", "samples.png": "samples"}
-MAX_PAGE = 100
 
-
-@jobs.post("")
-@require_key()
-def submit() -> tuple[Response, int, dict[str, str]]:
-    spec = validate(JobSpec, json_body())
-    job = services().store.create(spec)
+@jobs.post(
+    "",
+    summary="Submit a training job",
+    responses={202: JobAccepted, **problems(400, 401, 413, 415, 422, 503)},
+)
+def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
+    """Validated, recorded, queued; the answer carries the job's URL."""
+    job = services().store.create(body)
     services().send_job(job.id)
     url = url_for("jobs.read", job_id=job.id)
     return jsonify({"id": job.id, "state": job.state, "url": url}), 202, {"Location": url}
 
 
-@jobs.get("")
-@require_key(always=False)
-def listing() -> Response:
-    state = request.args.get("state") or None
-    if state is not None and state not in STATES:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"state must be one of {', '.join(STATES)}",
-            {"state": "unknown state"},
-        )
-    offset = _integer_arg("offset", 0, 0, 1_000_000)
-    limit = _integer_arg("limit", 20, 1, MAX_PAGE)
-    page, total = services().store.list_jobs(offset, limit, state)
+@jobs.get(
+    "", summary="List jobs, newest first", responses={200: JobList, **problems(401, 422, 503)}
+)
+@public_read
+def listing(query: JobQuery) -> Response:
+    page, total = services().store.list_jobs(query.offset, query.limit, query.state)
     return jsonify(
-        {"jobs": [public(job) for job in page], "total": total, "offset": offset, "limit": limit}
+        {
+            "jobs": [public(job) for job in page],
+            "total": total,
+            "offset": query.offset,
+            "limit": query.limit,
+        }
     )
 
 
-@jobs.get("/<job_id>")
-@require_key(always=False)
-def read(job_id: str) -> Response:
-    return jsonify(public(_job(job_id)))
+@jobs.get(
+    "/<job_id>",
+    summary="One job: progress, metrics, errors, served model",
+    responses={200: JobPublic, **problems(401, 404, 503)},
+)
+@public_read
+def read(path: JobPath) -> Response:
+    return jsonify(public(_job(path.job_id)))
 
 
-@jobs.delete("/<job_id>")
-@require_key()
-def cancel(job_id: str) -> tuple[Response, int]:
-    _job(job_id)
+@jobs.delete(
+    "/<job_id>",
+    summary="Cancel a job",
+    responses={202: JobPublic, **problems(401, 404, 409, 503)},
+)
+def cancel(path: JobPath) -> tuple[Response, int]:
+    _job(path.job_id)
     try:
-        job = services().store.cancel(job_id)
+        job = services().store.cancel(path.job_id)
     except InvalidTransition as error:
         raise ApiError(
             409, "conflict", f"the job is already {error.current}; it cannot be cancelled"
@@ -68,10 +83,14 @@ def cancel(job_id: str) -> tuple[Response, int]:
     return jsonify(public(job)), 202
 
 
-@jobs.get("/<job_id>/metrics")
-@require_key(always=False)
-def metrics(job_id: str) -> Response:
-    job = _job(job_id)
+@jobs.get(
+    "/<job_id>/metrics",
+    summary="Evaluation metrics",
+    responses={200: METRICS | {"description": "metrics.json"}, **problems(401, 404, 503)},
+)
+@public_read
+def metrics(path: JobPath) -> Response:
+    job = _job(path.job_id)
     if job.metrics is None:
         raise ApiError(
             404, "not_found", f"the job is {job.state}: its metrics come when it succeeds"
@@ -79,15 +98,24 @@ def metrics(job_id: str) -> Response:
     return jsonify(job.metrics)
 
 
-@jobs.get("/<job_id>/<any('loss.png', 'samples.png'):name>")
-@require_key(always=False)
-def picture(job_id: str, name: str) -> Response:
-    job = _job(job_id)
-    path = Path((job.artifacts or {}).get(FILES[name], ""))
-    root = services().settings.artifact_root.resolve()
-    if not job.artifacts or root not in path.resolve().parents or not path.is_file():
-        raise ApiError(404, "not_found", f"the job is {job.state}: {name} comes when it succeeds")
-    return send_file(path, mimetype="image/png", max_age=3600)
+@jobs.get(
+    "/<job_id>/loss.png",
+    summary="Loss plot",
+    responses={200: PNG | {"description": "PNG"}, **problems(401, 404, 503)},
+)
+@public_read
+def loss_plot(path: JobPath) -> Response:
+    return _picture(path.job_id, "loss_plot", "loss.png")
+
+
+@jobs.get(
+    "/<job_id>/samples.png",
+    summary="Sample grid",
+    responses={200: PNG | {"description": "PNG"}, **problems(401, 404, 503)},
+)
+@public_read
+def samples(path: JobPath) -> Response:
+    return _picture(path.job_id, "samples", "samples.png")
 
 
 def public(job: Job) -> dict[str, Any]:
@@ -95,8 +123,8 @@ def public(job: Job) -> dict[str, Any]:
     data = job.to_dict()
     if job.artifacts:
         data["artifacts"] = {
-            "loss_plot": url_for("jobs.picture", job_id=job.id, name="loss.png"),
-            "samples": url_for("jobs.picture", job_id=job.id, name="samples.png"),
+            "loss_plot": url_for("jobs.loss_plot", job_id=job.id),
+            "samples": url_for("jobs.samples", job_id=job.id),
             "metrics": url_for("jobs.metrics", job_id=job.id),
         }
     if job.served:
@@ -104,22 +132,17 @@ def public(job: Job) -> dict[str, Any]:
     return data
 
 
+def _picture(job_id: str, artifact: str, name: str) -> Response:
+    job = _job(job_id)
+    path = Path((job.artifacts or {}).get(artifact, ""))
+    root = services().settings.artifact_root.resolve()
+    if not job.artifacts or root not in path.resolve().parents or not path.is_file():
+        raise ApiError(404, "not_found", f"the job is {job.state}: {name} comes when it succeeds")
+    return send_file(path, mimetype="image/png", max_age=3600)
+
+
 def _job(job_id: str) -> Job:
     try:
         return services().store.get(job_id)
     except JobNotFound:
         raise ApiError(404, "not_found", f"no job {json.dumps(job_id[:64])}") from None
-
-
-def _integer_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"{name} must be an integer from {low} to {high}",
-            {name: "out of range"},
-        )
-    return int(raw)

@@ -6,125 +6,125 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
 
-from services.api import json_body, services, validate
-from services.auth import require_key
-from services.errors import ApiError
-from services.schemas import GenerateRequest
+from model_archive.client import Response as ModelServerAnswer
+from model_archive.image_request import GenerateRequest
+from services.api import services, validate
+from services.auth import check_key, public_read
+from services.errors import ApiError, problems
+from services.schemas import (
+    GenerateQuery,
+    Images,
+    ModelList,
+    ModelPath,
+    ModelPublic,
+    VersionQuery,
+)
 from workers.spec import SERVE_NAME_PATTERN
 
-models = Blueprint("models", __name__, url_prefix="/v1/models")
+models = APIBlueprint(
+    "models",
+    __name__,
+    url_prefix="/v1/models",
+    abp_tags=[Tag(name="models", description="Served generators and images from them")],
+    abp_security=[{"apiKey": []}],
+)
+models.before_request(check_key)
 NAME = re.compile(SERVE_NAME_PATTERN)
-VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$")
-QUERY_INTEGERS = ("n", "label", "seed")
 MODEL_CACHE_S = 2.0
 
 
-@models.get("")
-@require_key(always=False)
+@models.get("", summary="Served generators", responses={200: ModelList, **problems(401, 503)})
+@public_read
 def listing() -> Response:
     return jsonify({"models": services().store.list_models()})
 
 
-@models.get("/<name>")
-@require_key(always=False)
-def read(name: str) -> Response:
-    return jsonify(_model(name))
+@models.get(
+    "/<name>",
+    summary="One served generator",
+    responses={200: ModelPublic, **problems(401, 404, 503)},
+)
+@public_read
+def read(path: ModelPath) -> Response:
+    return jsonify(_model(path.name))
 
 
-@models.post("/<name>/generate")
-@require_key(always=False)
-def generate(name: str) -> Response:
+@models.post(
+    "/<name>/generate",
+    summary="Images by class (JSON of PNGs, or a PNG grid for Accept: image/png)",
+    responses={200: Images, **problems(400, 401, 404, 413, 415, 422, 502, 503)},
+)
+@public_read
+def generate(path: ModelPath, query: VersionQuery, body: GenerateRequest) -> Response:
     """JSON body; answers a PNG grid for 'Accept: image/png', JSON with PNGs otherwise."""
-    body = json_body()
-    if "format" not in body and _prefers_png():
-        body["format"] = "grid"
-    return _generate(name, body)
+    payload = body.model_dump(exclude_unset=True)  # as sent: checked again, against the model
+    if "format" not in body.model_fields_set and _prefers_png():
+        payload["format"] = "grid"
+    return _generate(path.name, payload, query.version)
 
 
-@models.get("/<name>/generate")
-@require_key(always=False)
-def generate_get(name: str) -> Response:
-    """The same from query parameters, a PNG grid by default: for browsers and 'curl -o'."""
-    allowed = {*QUERY_INTEGERS, "format", "version"}
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"unknown parameter {unknown[0]}; use n, label, seed, format, version",
-            {unknown[0]: "unknown"},
-        )
-    body: dict[str, Any] = {"format": request.args.get("format", "grid")}
-    for key in QUERY_INTEGERS:
-        if key in request.args:
-            value = request.args[key]
-            if not value.isdigit():
-                raise ApiError(
-                    400,
-                    "invalid_request",
-                    f"{key} must be a non-negative integer",
-                    {key: "not an integer"},
-                )
-            body[key] = int(value)
-    return _generate(name, body)
+@models.get(
+    "/<name>/generate",
+    summary="Images by class from query parameters; a PNG grid by default",
+    responses={200: Images, **problems(401, 404, 422, 502, 503)},
+)
+@public_read
+def generate_get(path: ModelPath, query: GenerateQuery) -> Response:
+    """The same from query parameters: for browsers and 'curl -o'."""
+    return _generate(path.name, query.body(), query.version)
 
 
-def _generate(name: str, body: dict[str, Any]) -> Response:
+def _generate(name: str, body: dict[str, Any], version: str | None) -> Response:
     model = _cached_model(name)
-    generate_request: GenerateRequest = validate(GenerateRequest, body)
-    _check_against(model, generate_request)
-    version = request.args.get("version")
-    if version is not None and (not VERSION.match(version) or version not in model["versions"]):
+    context = {
+        "num_classes": int(model["num_classes"]),
+        "class_names": model.get("class_names"),
+        "max_images": services().settings.max_images,
+    }
+    checked = validate(GenerateRequest, body, context)
+    if version is not None and version not in model["versions"]:
         raise ApiError(
             404,
             "not_found",
-            f"model {name} has no version {version[:20]!r}; it has {', '.join(model['versions'])}",
+            f"model {name} has no version {version!r}; it has {', '.join(model['versions'])}",
         )
-    answer = services().torchserve.infer(
-        name, generate_request.payload(), version=version, check=False
-    )
-    if answer.status == 400:
-        error = answer.json().get("error", {})
-        raise ApiError(
-            400, "invalid_request", error.get("message", "invalid request"), error.get("fields")
-        )
+    answer = services().torchserve.infer(name, checked.payload(), version=version, check=False)
     if answer.status != 200:
-        raise ApiError(502, "model_server_error", f"the model server answered {answer.status}")
+        raise _refusal(answer)
     content_type = (
         "image/png" if answer.content_type.startswith("image/png") else "application/json"
     )
     return Response(answer.body, status=200, mimetype=content_type)
 
 
-def _check_against(model: dict[str, Any], generate_request: GenerateRequest) -> None:
-    """Refuse what the model cannot do before asking TorchServe."""
-    limit = services().settings.max_images
-    if generate_request.n is not None and generate_request.n > limit:
-        raise ApiError(
-            400, "invalid_request", f"n must be at most {limit}", {"n": f"at most {limit}"}
-        )
-    classes = int(model["num_classes"])
-    label = generate_request.label
-    if classes == 0 and label is not None:
-        raise ApiError(
-            400,
-            "invalid_request",
-            "this model is unconditional: leave out 'label'",
-            {"label": "not accepted"},
-        )
-    if classes and label is None:
-        names = (
-            ", ".join(f"{i}={n}" for i, n in enumerate(model["class_names"])) or f"0-{classes - 1}"
-        )
-        raise ApiError(
-            400, "invalid_request", f"'label' is required: {names}", {"label": "required"}
-        )
-    if classes and label is not None and label >= classes:
-        raise ApiError(
-            400, "invalid_request", f"label must be 0-{classes - 1}", {"label": "out of range"}
-        )
+def _refusal(answer: ModelServerAnswer) -> ApiError:
+    """The model server's no as the gateway's: its 400 is the caller's 422, whatever its body."""
+    if answer.status == 400:
+        detail, fields = _said(answer)
+        return ApiError(422, "invalid_request", detail, fields)
+    if answer.status in (404, 503):  # not registered yet, or no worker up: the reconciler is on it
+        return ApiError(503, "model_not_ready", "the model is not ready yet; try again shortly")
+    return ApiError(502, "model_server_error", f"the model server answered {answer.status}")
+
+
+def _said(answer: ModelServerAnswer) -> tuple[str, dict[str, str] | None]:
+    """Detail and fields of a refusal: a problem, the older archives' {"error": ...}, or text."""
+    try:
+        said = answer.json()
+    except (ValueError, RecursionError):
+        said = None
+    if isinstance(said, dict) and isinstance(said.get("error"), dict):
+        said = said["error"]  # archives built before RFC 9457 problems
+    if isinstance(said, dict) and isinstance(said.get("detail") or said.get("message"), str):
+        fields = said.get("fields")
+        if not (isinstance(fields, dict) and all(isinstance(v, str) for v in fields.values())):
+            fields = None
+        return said.get("detail") or said["message"], fields
+    text = answer.body[:200].decode("utf-8", "replace").strip()
+    return f"the model server refused the request: {text or 'no reason given'}", None
 
 
 def _model(name: str) -> dict[str, Any]:
@@ -135,6 +135,8 @@ def _model(name: str) -> dict[str, Any]:
 
 
 def _cached_model(name: str) -> dict[str, Any]:
+    # name → (expiry, model): generation skips two Redis reads per request (a new default
+    # version is seen within MODEL_CACHE_S; a new name at once, since misses are not cached)
     cache = services().model_cache
     now = time.monotonic()
     hit = cache.get(name)

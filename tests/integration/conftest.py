@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,16 +10,17 @@ from pathlib import Path
 import pytest
 
 from model_archive.builder import build_archive
-from model_archive.config import ServerConfig, free_port
-from model_archive.server import TorchServeProcess, start_torchserve
+from model_archive.config import ServerConfig
+from services.stack.local import worker_settings
+from services.stack.processes import Service, free_port
+from services.stack.redis import RedisProcess, start_redis
+from services.stack.torchserve import TorchServeProcess, config_on_free_ports, start_torchserve
+from services.stack.worker import start_worker as start_worker_process
 from workers.celery_app import make_app, send_training_job
 from workers.engine.pipeline import run_job
-from workers.processes import terminate
-from workers.redis_server import RedisProcess, start_redis
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import Job, JobStore
-from workers.worker_main import start_cpu_worker
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def cgan_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServeProcess]:
     root = tmp_path_factory.mktemp("torchserve")
-    config = ServerConfig.on_free_ports(root / "store")
+    config = config_on_free_ports(root / "store")
     server = start_torchserve(root / "server", config)
     try:
         yield server
@@ -75,14 +75,6 @@ class Stack:
         raise AssertionError(f"job {job_id} stuck: {self.store.get(job_id).to_dict()}")
 
 
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        terminate(self.process)
-
-
 @pytest.fixture(scope="module")
 def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     server = start_redis(tmp_path_factory.mktemp("jobs-redis"), free_port())
@@ -90,25 +82,18 @@ def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProces
     server.stop()
 
 
-def make_stack(
-    root: Path, redis_url: str, inference: str, management: str, store_dir: Path
-) -> Stack:
-    settings = WorkerSettings(
-        redis_url=redis_url,
-        artifact_root=root / "artifacts",
-        data_root=root / "data",
-        model_store=store_dir,
-        torchserve_inference_url=inference,
-        torchserve_management_url=management,
+def make_stack(root: Path, redis_url: str, serving: ServerConfig) -> Stack:
+    settings = worker_settings(
+        root,
+        redis_url,
+        serving,
         progress_interval_s=0.2,
         lock_lease_s=3.0,
         register_attempts=40,
         register_backoff_s=0.5,
         longest_job_s=8,  # the broker hands a dead worker's job out again after ~10 s
     )
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    env = settings.to_env()
-    return Stack(settings, env, JobStore.from_url(redis_url), root)
+    return Stack(settings, settings.to_env(), JobStore.from_url(redis_url), root)
 
 
 @pytest.fixture(scope="module")
@@ -117,22 +102,15 @@ def stack(
     jobs_redis: RedisProcess,
     torchserve: TorchServeProcess,
 ) -> Stack:
-    client = torchserve.client
-    return make_stack(
-        tmp_path_factory.mktemp("jobs"),
-        jobs_redis.url,
-        client.inference_url,
-        client.management_url,
-        torchserve.config.model_store,
-    )
+    return make_stack(tmp_path_factory.mktemp("jobs"), jobs_redis.url, torchserve.config)
 
 
 @pytest.fixture
-def start_worker(stack: Stack) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
+def start_worker(stack: Stack) -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
 
-    def start(target: Stack = stack) -> Worker:
-        worker = Worker(start_cpu_worker(target.env, target.folder / f"worker-{len(started)}.log"))
+    def start(target: Stack = stack) -> Service:
+        worker = start_worker_process(target.env, target.folder / f"worker-{len(started)}.log")
         started.append(worker)
         return worker
 

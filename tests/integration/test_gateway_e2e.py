@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from model_archive.config import free_port
-from services.server import GatewayProcess, start_gateway
 from services.settings import GatewaySettings
+from services.stack.gateway import GatewayProcess, start_gateway
+from services.stack.processes import free_port
 from tests.integration.conftest import Stack
 
 KEY = "e2e-key-0123456789abcdef"
@@ -109,7 +109,7 @@ def test_train_serve_and_draw_sevens_over_http(
     assert model["versions"] == {"1": job["id"]} and model["num_classes"] == 10
 
     status, _, body = call(gateway, "POST", "/v1/models/e2e-digits/generate", {"n": 2, "label": 12})
-    assert status == 400 and "label" in json.loads(body)["error"]["fields"]
+    assert status == 422 and "label" in json.loads(body)["fields"]
 
 
 def test_cancel_a_second_job_over_http(gateway: GatewayProcess, start_worker) -> None:  # type: ignore[no-untyped-def]

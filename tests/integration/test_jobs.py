@@ -11,11 +11,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from model_archive.config import ServerConfig
-from model_archive.server import start_torchserve
+from services.stack.redis import RedisProcess
+from services.stack.torchserve import config_on_free_ports, start_torchserve
 from tests.integration.conftest import Stack, make_stack
 from workers.celery_app import make_app, send_training_job
-from workers.redis_server import RedisProcess
 from workers.spec import JobSpec
 
 SHORT = {
@@ -65,7 +64,7 @@ def test_a_face_job_is_served_and_draws_faces_by_seed(
     sums = {"experiment": {"kind": "arithmetic", "seeds": [5, 9]}}
     assert len(torchserve.client.infer("faces-e2e", sums).json()["images"]) == 4
     refused = torchserve.client.infer("faces-e2e", {"n": 1, "label": 3}, check=False)
-    assert refused.status == 400 and "unconditional" in refused.json()["error"]["message"]
+    assert refused.status == 400 and "unconditional" in refused.json()["detail"]
 
 
 def test_a_second_job_of_the_same_name_becomes_the_default_version(
@@ -157,13 +156,11 @@ def test_refused_specs_fail_with_a_reason(stack: Stack, start_worker) -> None:  
 def test_torchserve_down_at_the_end_the_job_waits_then_registers(
     tmp_path: Path, jobs_redis: RedisProcess, start_worker
 ) -> None:  # type: ignore[no-untyped-def]
-    config = ServerConfig.on_free_ports(tmp_path / "store")
+    config = config_on_free_ports(tmp_path / "store")
     stack = make_stack(
         tmp_path / "stack",
         jobs_redis.url.rsplit("/", 1)[0] + "/1",  # a queue of its own: no other test's messages
-        f"http://127.0.0.1:{config.inference_port}",
-        f"http://127.0.0.1:{config.management_port}",
-        config.model_store,
+        config,
     )
     start_worker(stack)
     job_id = stack.submit(SHORT | {"serve_as": "late-digits", "training": {"max_steps": 50}})

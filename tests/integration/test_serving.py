@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from model_archive.builder import build_archive
-from model_archive.server import TorchServeProcess
-from services.torchserve_client import TorchServeError
+from model_archive.client import TorchServeError
+from services.stack.torchserve import TorchServeProcess
 
 
 def pngs(response) -> list[Image.Image]:  # type: ignore[no-untyped-def]
@@ -55,7 +55,8 @@ def test_bad_requests_get_a_400_that_says_why(
 ) -> None:
     response = torchserve.client.infer(digits, payload, check=False)
     assert response.status == 400
-    assert response.json()["error"]["message"]
+    assert response.content_type.startswith("application/problem+json")
+    assert response.json()["code"] == "invalid_request" and response.json()["detail"]
     # the worker survived and still answers
     assert torchserve.client.infer(digits, {"n": 1, "label": 1}).status == 200
 
@@ -73,7 +74,8 @@ def test_malformed_json_is_refused(torchserve: TorchServeProcess, digits: str) -
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
-    assert "JSON" in json.loads(caught.value.read())["error"]["message"]
+    problem = json.loads(caught.value.read())
+    assert problem["code"] == "bad_request" and "JSON" in problem["detail"]
 
 
 def test_concurrent_requests_each_get_their_own_answer(

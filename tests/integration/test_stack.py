@@ -13,9 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from model_archive.config import free_port
-from services.stack import _group, read_state
-from workers.engine.data import Dataset, builtin_mnist_sample
+from services.stack.cli import read_state
+from services.stack.processes import free_port, group_members
+from workers.engine.data import builtin_mnist_sample
+from workers.engine.datasets import Dataset
 from workers.engine.evaluator import get_evaluator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +163,7 @@ def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) ->
         stack_env, "generate", "demo-digits", "--label", "42", "--out", str(tmp_path / "no.png")
     )
     assert refused.returncode == 1 and refused.stderr.strip().count("\n") == 0
-    assert "400" in refused.stderr and "label" in refused.stderr
+    assert "422 invalid_request" in refused.stderr and "label" in refused.stderr
     morph = tmp_path / "morph.png"
     interpolated = cli(
         stack_env, "interpolate", "demo-digits", "--label", "3", "--seeds", "1", "2",
@@ -191,4 +192,6 @@ def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) ->
     stopped = make("down", stack_env)
     assert stopped.returncode == 0 and "gateway" in stopped.stdout
     assert read_state(run_dir) is None
-    assert all(not _group(pid) for pid in state.pids.values())  # every process of every service
+    assert all(
+        not group_members(pid) for pid in state.pids.values()
+    )  # every process of every service

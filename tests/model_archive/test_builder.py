@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -21,7 +23,9 @@ def test_archive_holds_handler_modules_weights_and_config(tmp_path: Path) -> Non
         yaml_text = archive.read("model-config.yaml").decode()
     assert {
         "handler.py",
-        "image_requests.py",
+        "image_request.py",
+        "problems.py",
+        "limits.py",
         "networks.py",
         "generation.py",
         "generator.pt",
@@ -33,6 +37,25 @@ def test_archive_holds_handler_modules_weights_and_config(tmp_path: Path) -> Non
         and "maxBatchDelay: 3" in yaml_text
         and "max_images: 32" in yaml_text
     )
+
+
+def test_the_packed_contract_imports_without_the_project(tmp_path: Path) -> None:
+    """Inside TorchServe the packed modules lie side by side, outside any package."""
+    artifact = write_artifact(tmp_path / "run", "mnist-cgan")
+    mar = build_archive(artifact, "digits", "1", tmp_path / "store")
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(mar) as archive:
+        archive.extractall(unpacked)
+    code = (
+        "import sys; sys.modules['workers'] = sys.modules['model_archive'] = None\n"
+        "from image_request import parse_request\n"
+        'plan = parse_request(b\'{"n": 2, "label": 3, "seed": 5}\', 10, 4)\n'
+        "assert plan.seeds == [5, 6] and plan.label == 3, plan\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=unpacked, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ BAD = [
     {"n": "many", "label": 1},
     {"n": 1},
     b"{oops",
+    b"[" * 30_000,
     "[]",
 ]
 
@@ -79,14 +80,17 @@ def test_bad_requests_are_refused_and_do_not_spoil_the_batch(serve) -> None:  # 
     assert json.loads(responses[0])["images"] == json.loads(responses[-1])["images"]
     for index in range(1, len(bodies) - 1):
         assert status(context, index) == 400, bodies[index]
-        error = json.loads(responses[index])["error"]
-        assert error["code"] == "bad_request" and error["message"]
+        assert context.get_response_content_type(index) == "application/problem+json"
+        problem = json.loads(responses[index])
+        assert problem["status"] == 400 and problem["detail"]
+        unparsed = isinstance(bodies[index], (bytes, str))  # not JSON, or not an object
+        assert problem["code"] == ("bad_request" if unparsed else "invalid_request")
 
 
 def test_a_batch_of_only_bad_requests(serve) -> None:  # type: ignore[no-untyped-def]
     responses, context = serve("mnist-gan", [{"n": 1, "label": 3}, {"n": -1}])
     assert [status(context, i) for i in range(2)] == [400, 400]
-    assert "unconditional" in json.loads(responses[0])["error"]["message"]
+    assert "unconditional" in json.loads(responses[0])["fields"]["label"]
 
 
 def test_grid_answers_one_png(serve) -> None:  # type: ignore[no-untyped-def]
@@ -116,4 +120,4 @@ def test_model_config_caps_n(serve, tmp_path) -> None:  # type: ignore[no-untype
     context = make_context(tmp_path / "capped", requests=2)
     responses = handler.handle([{"body": {"n": 4}}, {"body": {"n": 5}}], context)
     assert status(context, 0) == 200 and status(context, 1) == 400
-    assert "1-4" in json.loads(responses[1])["error"]["fields"]["n"]
+    assert "1-4" in json.loads(responses[1])["fields"]["n"]

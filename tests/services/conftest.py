@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from model_archive.client import Response, TorchServeUnavailable
 from services.app import create_app
 from services.settings import GatewaySettings
-from services.torchserve_client import Response, TorchServeUnavailable
-from workers.redis_server import RedisProcess
+from services.stack.redis import RedisProcess
 from workers.store import JobStore
 
 KEY = "test-key-0123456789abcdef"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from model_archive.client import Response
 from services.app import create_app
-from services.torchserve_client import Response
 from tests.services.conftest import AUTH, KEY, META, FakeTorchServe, Gateway, settings_for
 from workers.spec import JobSpec
 from workers.store import JobStore
@@ -17,8 +17,12 @@ SPEC = {"model": "mnist-cgan", "training": {"epochs": 3}, "serve_as": "digits"}
 
 
 def error_of(response) -> dict:  # type: ignore[no-untyped-def]
-    assert response.is_json, response.data[:200]
-    return response.json["error"]
+    """The problem body (RFC 9457), checked for its shape."""
+    assert response.mimetype == "application/problem+json", response.data[:200]
+    problem = response.json
+    assert problem["type"] == "about:blank" and problem["status"] == response.status_code
+    assert problem["title"] and problem["detail"] and problem["code"]
+    return problem
 
 
 # ---- health ---------------------------------------------------------------------------------
@@ -33,7 +37,7 @@ def test_health_needs_no_key(gateway: Gateway) -> None:
 
 
 def test_redis_down_is_a_fast_503(tmp_path: Path) -> None:
-    from model_archive.config import free_port
+    from services.stack.processes import free_port
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
     app = create_app(
@@ -45,7 +49,9 @@ def test_redis_down_is_a_fast_503(tmp_path: Path) -> None:
     began = time.monotonic()
     response = app.test_client().post("/v1/jobs", json=SPEC, headers=AUTH)
     assert response.status_code == 503 and error_of(response)["code"] == "redis_unavailable"
-    assert app.test_client().get("/readyz").status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"].isdigit()
     assert time.monotonic() - began < 2
 
 
@@ -66,6 +72,10 @@ def test_submitting_and_cancelling_need_a_key(gateway: Gateway, headers: dict) -
     response = gateway.client.post("/v1/jobs", json=SPEC, headers=headers)
     assert response.status_code == 401 and error_of(response)["code"] == "unauthorized"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # the key is checked first: a caller without one learns nothing about its input
+    invalid = gateway.client.post("/v1/jobs", json={"model": "x"}, headers=headers)
+    assert invalid.status_code == 401
+    assert gateway.client.get("/v1/jobs?limit=abc", headers=headers).status_code == 401
     assert gateway.client.delete("/v1/jobs/" + "a" * 32, headers=headers).status_code == 401
     assert gateway.client.get("/v1/jobs", headers=headers).status_code == 401
     assert gateway.sent == []
@@ -86,8 +96,11 @@ def test_public_reads_let_reading_through_but_not_submitting(redis_server, tmp_p
         torchserve=FakeTorchServe(),
         send_job=lambda _: None,
     )  # type: ignore[arg-type]
-    assert app.test_client().get("/v1/jobs").status_code == 200
-    assert app.test_client().post("/v1/jobs", json=SPEC).status_code == 401
+    client = app.test_client()
+    assert client.get("/v1/jobs").status_code == 200
+    assert client.get("/v1/models/nothing").status_code == 404
+    assert client.post("/v1/jobs", json=SPEC).status_code == 401
+    assert client.delete("/v1/jobs/" + "a" * 32).status_code == 401
 
 
 # ---- jobs --------------------------------------------------------------------------------------
@@ -115,21 +128,28 @@ def test_submit_returns_202_with_a_location_and_queues_the_id(gateway: Gateway) 
         ({}, "model"),
     ],
 )
-def test_invalid_specs_are_400_with_the_field(gateway: Gateway, body: dict, field: str) -> None:
+def test_invalid_specs_are_422_with_the_field(gateway: Gateway, body: dict, field: str) -> None:
     response = gateway.client.post("/v1/jobs", json=body, headers=AUTH)
-    assert response.status_code == 400 and field in error_of(response)["fields"]
+    assert response.status_code == 422 and field in error_of(response)["fields"]
+    assert error_of(response)["code"] == "invalid_request"
+    assert error_of(response)["instance"] == "/v1/jobs"
     assert gateway.sent == []
 
 
-def test_not_json_is_415_and_bad_json_is_400(gateway: Gateway) -> None:
-    response = gateway.client.post("/v1/jobs", data="model=mnist-gan", headers=AUTH)
-    assert response.status_code == 415 and "application/json" in error_of(response)["message"]
-    response = gateway.client.post(
-        "/v1/jobs", data="{oops", headers=AUTH | {"Content-Type": "application/json"}
-    )
-    assert response.status_code == 400 and "not valid JSON" in error_of(response)["message"]
-    response = gateway.client.post("/v1/jobs", json=[1, 2], headers=AUTH)
-    assert response.status_code == 400
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/models/digits/generate"])
+def test_not_json_is_415_and_bad_json_is_400(gateway: Gateway, path: str) -> None:
+    gateway.store.record_model("digits", "1", "a" * 32, META)
+    response = gateway.client.post(path, data="model=mnist-gan", headers=AUTH)
+    assert response.status_code == 415 and "application/json" in error_of(response)["detail"]
+    json_type = AUTH | {"Content-Type": "application/json"}
+    for broken in ("{oops", "", "[" * 30_000, "{" * 30_000, b"\xff\xfe"):
+        response = gateway.client.post(path, data=broken, headers=json_type)
+        assert response.status_code == 400, broken[:10]
+        assert error_of(response)["code"] == "bad_request"
+        assert "not valid JSON" in error_of(response)["detail"]
+    response = gateway.client.post(path, json=[1, 2], headers=AUTH)
+    assert response.status_code == 422 and "body" in error_of(response)["fields"]
+    assert gateway.sent == [] and gateway.torchserve.calls == []
 
 
 def test_a_huge_body_is_413(gateway: Gateway) -> None:
@@ -151,8 +171,20 @@ def test_listing_is_newest_first_paged_and_filtered(gateway: Gateway) -> None:
     gateway.client.delete(f"/v1/jobs/{ids[1]}", headers=AUTH)
     cancelled = gateway.client.get("/v1/jobs?state=cancelled", headers=AUTH).json
     assert [j["id"] for j in cancelled["jobs"]] == [ids[1]]
-    for query in ("state=done", "limit=0", "limit=101", "offset=-1", "limit=abc"):
-        assert gateway.client.get(f"/v1/jobs?{query}", headers=AUTH).status_code == 400
+    assert gateway.client.get("/v1/jobs?state=", headers=AUTH).json["total"] == 3
+    for query in (
+        "state=done",
+        "limit=0",
+        "limit=101",
+        "offset=-1",
+        "limit=abc",
+        "offset=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "offset=1e3",
+        "colour=red",
+    ):
+        response = gateway.client.get(f"/v1/jobs?{query}", headers=AUTH)
+        assert response.status_code == 422, query
+        assert query.split("=")[0] in error_of(response)["fields"]
 
 
 @pytest.mark.parametrize("job_id", ["nope", "0" * 32, "A" * 32, "%2e%2e%2fetc", "*"])
@@ -166,7 +198,7 @@ def test_cancel_then_cancel_again_is_409(gateway: Gateway) -> None:
     first = gateway.client.delete(f"/v1/jobs/{job_id}", headers=AUTH)
     assert first.status_code == 202 and first.json["state"] == "cancelled"
     again = gateway.client.delete(f"/v1/jobs/{job_id}", headers=AUTH)
-    assert again.status_code == 409 and "cancelled" in error_of(again)["message"]
+    assert again.status_code == 409 and "cancelled" in error_of(again)["detail"]
 
 
 def finished_job(gateway: Gateway, files: dict[str, Path]) -> str:
@@ -302,8 +334,45 @@ def test_bad_generation_requests_never_reach_torchserve(
     gateway: Gateway, digits: str, body: dict, field: str
 ) -> None:
     response = gateway.client.post("/v1/models/digits/generate", json=body, headers=AUTH)
-    assert response.status_code == 400 and field in error_of(response).get("fields", {})
+    assert response.status_code == 422 and field in error_of(response).get("fields", {})
     assert gateway.torchserve.calls == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("n=%C2%B2&label=1", "n"),  # "²"
+        ("n=two&label=1", "n"),
+        ("n=65&label=1", "n"),
+        ("n=1", "label"),
+        ("n=1&label=10", "label"),
+        ("label=1&seed=-1", "seed"),
+        ("label=1&format=gif", "format"),
+        ("label=1&evil=1", "evil"),
+        ("label=1&version=v1", "version"),
+    ],
+)
+def test_bad_query_parameters_are_422(
+    gateway: Gateway, digits: str, query: str, field: str
+) -> None:
+    response = gateway.client.get(f"/v1/models/digits/generate?{query}", headers=AUTH)
+    assert response.status_code == 422 and field in error_of(response)["fields"]
+    assert gateway.torchserve.calls == []
+
+
+def test_one_contract_for_the_gateway_and_the_model_server(gateway: Gateway) -> None:
+    """The model's classes and the gateway's image limit come from the validation context."""
+    gateway.store.record_model("noise", "1", "c" * 32, META | {"num_classes": 0, "class_names": []})
+    refused = gateway.client.post(
+        "/v1/models/noise/generate", json={"n": 1, "label": 1}, headers=AUTH
+    )
+    assert refused.status_code == 422
+    assert "unconditional" in error_of(refused)["fields"]["label"]
+    assert (
+        gateway.client.post("/v1/models/noise/generate", json={"n": 64}, headers=AUTH).status_code
+        == 200
+    )
+    assert gateway.torchserve.calls[-1][1] == {"n": 64, "format": "json"}
 
 
 def test_generation_errors(gateway: Gateway, digits: str) -> None:
@@ -317,47 +386,118 @@ def test_generation_errors(gateway: Gateway, digits: str) -> None:
         ).status_code
         == 404
     )
-    assert (
-        gateway.client.get("/v1/models/digits/generate?n=two&label=1", headers=AUTH).status_code
-        == 400
-    )
-    assert (
-        gateway.client.get("/v1/models/digits/generate?label=1&evil=1", headers=AUTH).status_code
-        == 400
-    )
-    gateway.torchserve.answer = Response(
-        400,
-        "application/json",
-        b'{"error": {"message": "label out of range", "fields": {"label": "bad"}}}',
-    )
-    refused = gateway.client.post(
-        "/v1/models/digits/generate", json={"n": 1, "label": 1}, headers=AUTH
-    )
-    assert refused.status_code == 400 and error_of(refused)["fields"] == {"label": "bad"}
-    gateway.torchserve.answer = None
     gateway.torchserve.down = True
     down = gateway.client.post(
         "/v1/models/digits/generate", json={"n": 1, "label": 1}, headers=AUTH
     )
     assert down.status_code == 503 and error_of(down)["code"] == "torchserve_unavailable"
+    assert down.headers["Retry-After"].isdigit()
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "code", "fields"),
+    [
+        # today's handler: a problem body
+        (
+            Response(400, "application/problem+json", b'{"status": 400, "code": "invalid_request", '
+                     b'"detail": "label: bad", "fields": {"label": "bad"}}'),
+            422, "invalid_request", {"label": "bad"},
+        ),
+        # archives built before it: {"error": {...}}
+        (
+            Response(400, "application/json",
+                     b'{"error": {"message": "label out of range", "fields": {"label": "bad"}}}'),
+            422, "invalid_request", {"label": "bad"},
+        ),
+        (Response(400, "text/plain", b"Bad request, no JSON here"), 422, "invalid_request", None),
+        (Response(400, "application/json", b"[" * 30_000), 422, "invalid_request", None),
+        (Response(503, "application/json", b'{"message": "no worker"}'), 503, "model_not_ready", None),
+        (Response(404, "application/json", b'{"message": "not found"}'), 503, "model_not_ready", None),
+        (Response(500, "text/html", b"<html>"), 502, "model_server_error", None),
+    ],
+)  # fmt: skip
+def test_the_model_servers_refusals_are_the_gateways(
+    gateway: Gateway, digits: str, answer: Response, status: int, code: str, fields: dict | None
+) -> None:
+    gateway.torchserve.answer = answer
+    refused = gateway.client.post(
+        "/v1/models/digits/generate", json={"n": 1, "label": 1}, headers=AUTH
+    )
+    assert refused.status_code == status and error_of(refused)["code"] == code
+    assert error_of(refused).get("fields") == fields
+    assert ("Retry-After" in refused.headers) == (status == 503)
 
 
 # ---- the rest ------------------------------------------------------------------------------------
 
 
-def test_openapi_and_docs(gateway: Gateway) -> None:
+OPERATIONS = {
+    ("get", "/healthz"): "health",
+    ("get", "/readyz"): "health",
+    ("post", "/v1/jobs"): "jobs",
+    ("get", "/v1/jobs"): "jobs",
+    ("get", "/v1/jobs/{job_id}"): "jobs",
+    ("delete", "/v1/jobs/{job_id}"): "jobs",
+    ("get", "/v1/jobs/{job_id}/metrics"): "jobs",
+    ("get", "/v1/jobs/{job_id}/loss.png"): "jobs",
+    ("get", "/v1/jobs/{job_id}/samples.png"): "jobs",
+    ("get", "/v1/models"): "models",
+    ("get", "/v1/models/{name}"): "models",
+    ("post", "/v1/models/{name}/generate"): "models",
+    ("get", "/v1/models/{name}/generate"): "models",
+}
+
+
+def test_openapi_describes_every_route(gateway: Gateway) -> None:
     spec = gateway.client.get("/openapi.json").json
-    assert spec["openapi"].startswith("3.") and "/v1/models/{name}/generate" in spec["paths"]
-    job_spec = spec["components"]["schemas"]["JobSpec"]
+    assert spec["openapi"].startswith("3.1")
+    assert spec["components"]["securitySchemes"]["apiKey"] == {"type": "http", "scheme": "bearer"}
+    found = {(m, p) for p, item in spec["paths"].items() for m in item}
+    assert found == set(OPERATIONS)
+    for (method, path), tag in OPERATIONS.items():
+        operation = spec["paths"][path][method]
+        assert operation["tags"] == [tag] and operation["summary"], path
+        assert ("security" in operation) == (tag != "health"), path
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")) and path != "/readyz":
+                assert list(response["content"]) == ["application/problem+json"], (path, status)
+    schemas = spec["components"]["schemas"]
+    job_spec = schemas["JobSpec"]
     assert "model" in job_spec["properties"] and job_spec["additionalProperties"] is False
+    assert {"GenerateRequest", "Experiment", "Problem", "JobList", "ModelPublic"} <= set(schemas)
+    generate = spec["paths"]["/v1/models/{name}/generate"]
+    assert generate["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/GenerateRequest"
+    }
+    assert {"image/png", "application/json"} <= set(generate["post"]["responses"]["200"]["content"])
+    query = {p["name"] for p in generate["get"]["parameters"] if p["in"] == "query"}
+    assert query == {"n", "label", "seed", "format", "version"}
+    listing = {p["name"] for p in spec["paths"]["/v1/jobs"]["get"]["parameters"]}
+    assert listing == {"state", "offset", "limit"}
+    assert "422" not in spec["paths"]["/v1/models"]["get"]["responses"]  # takes no input
+
+
+def test_docs_page_is_swagger_served_by_the_gateway_itself(gateway: Gateway) -> None:
+    import re
+
     page = gateway.client.get("/docs")
-    assert page.status_code == 200 and b"/v1/jobs" in page.data
+    assert page.status_code == 200 and b"swagger-ui" in page.data
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.data.decode())
+    assert len(assets) >= 3
+    for asset in assets:
+        assert "//" not in asset, asset  # nothing from a CDN
+        fetched = gateway.client.get("/" + asset.lstrip("/"))
+        assert fetched.status_code == 200 and len(fetched.data) > 1000, asset
+    assert b'"validatorUrl": null' in page.data  # no badge from validator.swagger.io
 
 
-def test_unknown_routes_and_methods_answer_json(gateway: Gateway) -> None:
-    assert error_of(gateway.client.get("/v2/nothing"))["code"] == "not_found"
+def test_unknown_routes_and_methods_answer_problems(gateway: Gateway) -> None:
+    missing = gateway.client.get("/v2/nothing")
+    assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+    assert error_of(missing)["instance"] == "/v2/nothing"
     response = gateway.client.put("/v1/jobs", headers=AUTH)
     assert response.status_code == 405 and error_of(response)["code"] == "method_not_allowed"
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
 def test_request_ids(gateway: Gateway) -> None:
@@ -375,8 +515,8 @@ def test_request_ids(gateway: Gateway) -> None:
 
 
 def test_the_gateway_recovers_when_redis_returns(tmp_path: Path) -> None:
-    from model_archive.config import free_port
-    from workers.redis_server import start_redis
+    from services.stack.processes import free_port
+    from services.stack.redis import start_redis
 
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"

@@ -3,10 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
-from workers.engine.data import DataError
+from model_archive.client import TorchServeError, TorchServeUnavailable
+from workers.engine.datasets import DataError
 from workers.engine.preflight import PreflightError
-from workers.runner import JobFailure, classify, inside_data_root
+from workers.runner import JobFailure, _retry, classify, inside_data_root
+from workers.settings import WorkerSettings
+from workers.spec import JobSpec
+from workers.store import JobStore
 
 
 def test_relative_dataset_paths_start_at_the_data_root(tmp_path: Path) -> None:
@@ -48,6 +53,65 @@ def test_a_symlink_out_of_the_data_root_is_refused(tmp_path: Path) -> None:
 def test_errors_map_to_codes_a_user_can_act_on() -> None:
     assert classify(DataError("x.csv, line 3: 786 columns"))[0] == "bad_dataset"
     assert classify(PreflightError("pre-flight: ..."))[0] == "preflight_failed"
-    code, message = classify(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
+    code, message = classify(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried 2 GiB"))
     assert code == "out_of_memory" and "batch_size" in message
+    assert classify(MemoryError())[0] == "out_of_memory"
     assert classify(KeyError("boom"))[0] == "internal_error"
+
+
+def _settings(tmp_path: Path, attempts: int) -> WorkerSettings:
+    return WorkerSettings(
+        redis_url="redis://unused",
+        artifact_root=tmp_path,
+        data_root=tmp_path,
+        model_store=tmp_path,
+        torchserve_inference_url="http://127.0.0.1:9",
+        torchserve_management_url="http://127.0.0.1:9",
+        register_attempts=attempts,
+        register_backoff_s=0.01,  # a unit test of the loop, not a fault drill
+    )
+
+
+def test_registration_retries_while_torchserve_is_down_and_says_so(
+    tmp_path: Path, store: JobStore
+) -> None:
+    job = store.create(JobSpec(model="mnist-gan"))
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TorchServeUnavailable("connection refused")
+        return "registered"
+
+    assert _retry(flaky, _settings(tmp_path, 5), store, job.id) == "registered"
+    assert len(calls) == 3
+    progress = store.get(job.id).progress
+    assert progress == {
+        "phase": "waiting for TorchServe",
+        "attempt": 2,
+        "reason": "connection refused",
+    }
+
+
+def test_registration_gives_up_after_the_attempts_and_a_refusal_is_not_retried(
+    tmp_path: Path, store: JobStore
+) -> None:
+    job = store.create(JobSpec(model="mnist-gan"))
+    calls: list[int] = []
+
+    def down() -> None:
+        calls.append(1)
+        raise TorchServeUnavailable("connection refused")
+
+    with pytest.raises(JobFailure, match="after 4 attempts") as failure:
+        _retry(down, _settings(tmp_path, 4), store, job.id)
+    assert failure.value.code == "torchserve_unavailable" and len(calls) == 4
+
+    def refused() -> None:
+        calls.append(1)
+        raise TorchServeError(400, "bad archive")
+
+    with pytest.raises(JobFailure, match="refused the model: bad archive") as failure:
+        _retry(refused, _settings(tmp_path, 4), store, job.id)
+    assert failure.value.code == "registration_failed" and len(calls) == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from workers.records import ModelMeta
 from workers.spec import JobSpec
 from workers.store import InvalidTransition, JobNotFound, JobStore
 
@@ -79,7 +80,13 @@ def test_bad_ids_are_not_found(store: JobStore, job_id: str) -> None:
 
 
 def test_served_models_remember_versions_and_what_they_draw(store: JobStore) -> None:
-    meta = {"family": "mnist-cgan", "num_classes": 10, "class_names": list("0123456789")}
+    meta = ModelMeta(
+        family="mnist-cgan",
+        num_classes=10,
+        class_names=list("0123456789"),
+        latent_size=100,
+        output_shape=[1, 28, 28],
+    )
     store.record_model("digits-store", "1", "a" * 32, meta)
     store.record_model("digits-store", "2", "b" * 32, meta)
     model = store.get_model("digits-store")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.cpus import available_cpus
+from workers.engine.cpus import available_cpus
 from workers.worker_main import visible_gpus, worker_commands
 
 

@@ -127,7 +127,7 @@ def command_arithmetic(args: argparse.Namespace) -> int:
 
 
 def command_build_hdf5(args: argparse.Namespace) -> int:
-    from workers.engine.celeba import build_hdf5  # h5py and pillow only for this command
+    from workers.engine.celeba.build import build_hdf5  # h5py and pillow only for this command
 
     path = build_hdf5(args.source, args.out, limit=args.limit or None, layout=args.layout)
     print(f"wrote {path}; train on it with dataset source 'hdf5:{path}'")

@@ -11,13 +11,13 @@ import hashlib
 import importlib.util
 import re
 import struct
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from workers.engine.datasets import DataError, Dataset, Split
 from workers.engine.families import Family
 from workers.spec import DatasetSpec
 
@@ -26,37 +26,6 @@ CSV_COLUMNS = MNIST_PIXELS + 1
 SAMPLE_SPLIT_SEED = 2020
 SAMPLE_TEST_PER_CLASS = 100
 PATTERN_SAMPLES = 10_000
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message says which file and what to change."""
-
-
-@dataclass(frozen=True)
-class Split:
-    images: torch.Tensor  # (N, *sample_shape) float32 in [0, 1]
-    labels: torch.Tensor | None  # (N,) int64, or None for unlabelled data
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def head(self, n: int) -> Split:
-        labels = None if self.labels is None else self.labels[:n]
-        return Split(self.images[:n], labels)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    identity: str  # stable key for caches (evaluator); changes when the data changes
-    train: Split
-    test: Split
-    num_classes: int
-
-
-def as_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels (faces are kept so in memory) to floats in [0, 1]; floats pass through."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
 
 
 def load_dataset(spec: DatasetSpec, family: Family, seed: int = 0) -> Dataset:
@@ -306,7 +275,8 @@ def builtin_mnist_sample() -> tuple[Split, Split]:
 
 def _faces_dataset(source: str, family: Family, limit: int | None) -> Dataset:
     """Faces as uint8 (N, 3, H, W): a quarter of float32's memory; the trainer scales each batch."""
-    from workers.engine.celeba import load_pixels, offline_faces, to_pixels  # h5py only if needed
+    from workers.engine.celeba.faces import offline_faces
+    from workers.engine.celeba.reader import load_pixels, to_pixels  # h5py only if needed
 
     crop = family.sample_shape[1:] == [128, 128]
     if source == "builtin:faces-sample":

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.engine.data import Dataset
+from workers.engine.datasets import Dataset
 from workers.engine.evaluator import Evaluator
 from workers.engine.families import Family
 from workers.engine.generation import generate

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from workers.engine.classifiers import EvaluatorCNN
-from workers.engine.data import Dataset, Split
+from workers.engine.datasets import Dataset, Split
 
 EVALUATOR_VERSION = 1
 EPOCHS = 8

@@ -1,6 +1,6 @@
 """Generation from a trained generator: by label and seed, and the book's seed experiments.
 
-Imports torch and the architecture module only, so serving can use it without the trainer.
+Imports torch, torchvision and the architecture module only, so serving can use it without the trainer.
 ``generator.pt`` is a plain dict (see ``workers.engine.export``) loaded with ``weights_only=True``.
 """
 
@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torchvision.utils import make_grid
 
 if __package__:
     from .networks import build, latents
@@ -100,16 +101,15 @@ def grid(
     images: torch.Tensor, columns: int, padding: int = 2, pad_value: float = 0.5
 ) -> torch.Tensor:
     """Tile images (N, C, H, W) into one image (C, rows*(H+p)+p, columns*(W+p)+p)."""
-    count, channels, height, width = images.shape
-    columns = max(1, min(columns, count))
-    rows = -(-count // columns)
-    cell_h, cell_w = height + padding, width + padding
-    canvas = torch.full((channels, rows * cell_h + padding, columns * cell_w + padding), pad_value)
-    for index in range(count):
-        top = (index // columns) * cell_h + padding
-        left = (index % columns) * cell_w + padding
-        canvas[:, top : top + height, left : left + width] = images[index]
-    return canvas
+    images = images.to("cpu", torch.float32)  # make_grid keeps the input's device and dtype
+    count, channels = images.shape[:2]
+    if count == 0:
+        raise ValueError("no images to tile")
+    if count == 1:  # make_grid hands a lone image back as it is, unpadded
+        return nn.functional.pad(images[0], (padding,) * 4, value=pad_value)
+    nrow = max(1, min(columns, count))
+    tiled = make_grid(images, nrow=nrow, padding=padding, pad_value=pad_value)
+    return tiled[:channels]  # make_grid turns one channel into three equal ones
 
 
 def to_png(image: torch.Tensor) -> bytes:

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from workers.engine.data import Split, as_float
+from workers.engine.datasets import Split, as_float
 from workers.engine.steps import GanParts, sample_labels, sample_latent
 
 D_CHECK_STEPS = 300

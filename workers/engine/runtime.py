@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from workers.cpus import available_cpus
+from workers.engine.cpus import available_cpus
 
 
 class RuntimeChoiceError(ValueError):

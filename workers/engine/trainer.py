@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from workers.engine import checkpoint, preflight
-from workers.engine.data import Dataset, Split, as_float, load_dataset
+from workers.engine.data import load_dataset
+from workers.engine.datasets import Dataset, Split, as_float
 from workers.engine.families import Family, OptimizerChoice, get_family
 from workers.engine.history import LossHistory
 from workers.engine.memory import dataset_home

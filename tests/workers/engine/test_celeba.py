@@ -13,21 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-from workers.engine import celeba
-from workers.engine.celeba import (
-    CROP,
-    FULL_SHAPE,
-    CelebaError,
-    CelebaImages,
-    Layout,
-    build_hdf5,
-    load_images,
-    load_pixels,
-    offline_faces,
-    write_faces_folder,
-    write_faces_zip,
-)
-from workers.engine.data import DataError
+from workers.engine.celeba import build
+from workers.engine.celeba.build import build_hdf5
+from workers.engine.celeba.faces import offline_faces, write_faces_folder, write_faces_zip
+from workers.engine.celeba.layout import CROP, FORMAT_VERSION, FULL_SHAPE, CelebaError, Layout
+from workers.engine.celeba.reader import CelebaImages, load_images, load_pixels
+from workers.engine.datasets import DataError
 
 COUNT = 12
 
@@ -120,7 +111,7 @@ def test_png_folder_round_trip_is_exact(tmp_path: Path, faces: np.ndarray) -> No
     assert torch.equal(load_images(target, crop=True), expected(faces, crop=True))
     with h5py.File(target) as f:
         assert [n.decode() for n in f["names"][:3]] == ["000001.png", "000002.png", "000003.png"]
-        assert f.attrs["format_version"] == celeba.FORMAT_VERSION
+        assert f.attrs["format_version"] == FORMAT_VERSION
 
 
 def test_book_layout_matches_the_book(tmp_path: Path, faces_zip: Path) -> None:
@@ -181,13 +172,13 @@ def counting(decode: Callable[[bytes, str], np.ndarray], calls: list[str]) -> An
 def test_resume_after_interruption(
     tmp_path: Path, faces_zip: Path, monkeypatch: pytest.MonkeyPatch, layout: Layout, where: str
 ) -> None:
-    monkeypatch.setattr(celeba, "WRITE_BATCH", 4)
+    monkeypatch.setattr(build, "WRITE_BATCH", 4)
     reference = build_hdf5(faces_zip, tmp_path / "reference.h5", layout=layout, progress=False)
     target = tmp_path / "celeba.h5"
     decoded: list[str] = []
     real_decode, real_write = (
-        celeba._decode,
-        celeba._write_book if layout == "book" else celeba._write_project,
+        build.decode,
+        build._write_book if layout == "book" else build._write_project,
     )
 
     def decode(data: bytes, name: str) -> np.ndarray:
@@ -200,8 +191,8 @@ def test_resume_after_interruption(
         if where == "write" and start == 4:  # the batch is written, its resume point is not
             raise Interrupted
 
-    monkeypatch.setattr(celeba, "_decode", decode)
-    monkeypatch.setattr(celeba, "_write_book" if layout == "book" else "_write_project", write)
+    monkeypatch.setattr(build, "decode", decode)
+    monkeypatch.setattr(build, "_write_book" if layout == "book" else "_write_project", write)
     with pytest.raises(Interrupted):
         build_hdf5(faces_zip, target, layout=layout, progress=False)
     partial = tmp_path / "celeba.h5.partial"
@@ -211,9 +202,9 @@ def test_resume_after_interruption(
     with pytest.raises(CelebaError, match="unfinished build"):
         CelebaImages(partial, crop=False)
 
-    monkeypatch.setattr(celeba, "_write_book" if layout == "book" else "_write_project", real_write)
+    monkeypatch.setattr(build, "_write_book" if layout == "book" else "_write_project", real_write)
     decoded.clear()
-    monkeypatch.setattr(celeba, "_decode", counting(real_decode, decoded))
+    monkeypatch.setattr(build, "decode", counting(real_decode, decoded))
     assert build_hdf5(faces_zip, target, layout=layout, progress=False) == target
     assert len(decoded) == COUNT - 4  # only what was not flushed
     assert decoded[0].endswith("img_align_celeba/000005.jpg")
@@ -233,7 +224,7 @@ def test_finished_target_is_not_rebuilt(
     def refuse(data: bytes, name: str) -> np.ndarray:
         raise AssertionError("rebuilt")
 
-    monkeypatch.setattr(celeba, "_decode", refuse)
+    monkeypatch.setattr(build, "decode", refuse)
     assert build_hdf5(faces_zip, target, progress=False) == target
     assert target.stat().st_mtime_ns == before
     with pytest.raises(CelebaError, match=r"celeba\.h5: already exists"):

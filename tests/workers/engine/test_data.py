@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from workers.engine.data import (
-    DataError,
     fake_dataset,
     load_dataset,
     pattern_1010,
@@ -17,6 +16,7 @@ from workers.engine.data import (
     read_mnist_csv,
     read_mnist_idx,
 )
+from workers.engine.datasets import DataError
 from workers.engine.families import get_family
 from workers.spec import DatasetSpec
 

@@ -49,7 +49,7 @@ def test_frechet_distance_matches_the_closed_form() -> None:
 
 
 def test_evaluator_is_trained_once_and_cached(mnist_sample, evaluator_cache) -> None:  # type: ignore[no-untyped-def]
-    from workers.engine.data import Dataset
+    from workers.engine.datasets import Dataset
 
     train, test = mnist_sample
     dataset = Dataset("builtin:mnist-sample", "builtin:mnist-sample:v1", train, test, 10)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from workers.engine.celeba import offline_faces
+from workers.engine.celeba.faces import offline_faces
 from workers.engine.data import load_dataset
 from workers.engine.families import get_family
 from workers.engine.generation import generate, load_artifact

@@ -5,14 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from workers.engine import celeba, memory
-from workers.engine.celeba import (
-    CelebaError,
-    build_hdf5,
-    load_pixels,
-    offline_faces,
-    write_faces_zip,
-)
+from workers.engine import memory
+from workers.engine.celeba import reader
+from workers.engine.celeba.build import build_hdf5
+from workers.engine.celeba.faces import offline_faces, write_faces_zip
+from workers.engine.celeba.layout import CelebaError
+from workers.engine.celeba.reader import load_pixels
 from workers.engine.memory import available_host_bytes, dataset_home
 
 GIB = 2**30
@@ -63,7 +61,7 @@ def test_a_load_too_big_for_the_host_names_a_limit_that_fits(
 ) -> None:
     target = build_hdf5(write_faces_zip(offline_faces(6), tmp_path / "f.zip"), tmp_path / "f.h5")
     image = 3 * 128 * 128
-    monkeypatch.setattr(celeba, "available_host_bytes", lambda: int(4 * image / memory.HOST_SHARE))
+    monkeypatch.setattr(reader, "available_host_bytes", lambda: int(4 * image / memory.HOST_SHARE))
     assert load_pixels(target, crop=True, limit=4).shape[0] == 4  # just fits
     with pytest.raises(
         CelebaError, match=r"f\.h5: 6 images need .* set dataset\.limit to 4 or fewer"

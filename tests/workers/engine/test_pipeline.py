@@ -87,7 +87,8 @@ def test_cli_generates_and_runs_the_seed_experiments(
 
 
 def test_cli_builds_an_hdf5_file_the_engine_trains_on(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from workers.engine.celeba import CelebaImages, offline_faces, write_faces_zip
+    from workers.engine.celeba.faces import offline_faces, write_faces_zip
+    from workers.engine.celeba.reader import CelebaImages
 
     archive = write_faces_zip(offline_faces(6), tmp_path / "faces.zip")
     target = tmp_path / "faces.h5"

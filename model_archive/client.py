@@ -189,6 +189,8 @@ def _message(response: Response) -> str:
     except ValueError:
         return response.body.decode("utf-8", "replace")[:500]
     if isinstance(payload, dict):
+        if "detail" in payload:  # an RFC 9457 problem, as our handler answers
+            return str(payload["detail"])
         error = payload.get("error")
         if isinstance(error, dict) and "message" in error:
             return str(error["message"])

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from model_archive.server import free_port
-from services.torchserve_client import TorchServeClient, TorchServeUnavailable
+from model_archive.client import TorchServeClient, TorchServeUnavailable
+from services.stack.processes import free_port
 
 
 def test_a_server_that_is_down_is_reported_quickly() -> None:
@@ -25,5 +25,5 @@ def test_the_client_imports_no_torch() -> None:
     import subprocess
     import sys
 
-    code = "import sys, services.torchserve_client; assert 'torch' not in sys.modules"
+    code = "import sys, model_archive.client; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -3,8 +3,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from pydantic import ValidationError
 
-from model_archive.image_requests import RequestError, parse_request
+from model_archive.image_request import GenerateRequest, RequestError, parse_request
+from workers.engine.limits import MAX_IMAGES, MAX_SEED, MAX_STEPS
 
 
 def parse(body: object, classes: int = 10, max_images: int = 64):  # type: ignore[no-untyped-def]
@@ -92,4 +94,32 @@ def test_malformed_bodies_say_what_is_wrong(body: object) -> None:
 def test_every_problem_is_reported_at_once() -> None:
     fields = fields_of({"n": 0, "label": 99, "format": "gif"})
     assert set(fields) == {"n", "label", "format"}
-    assert RequestError("x", fields).to_json()["error"]["code"] == "bad_request"
+    problem = RequestError("x", fields).to_problem(400)
+    assert problem["status"] == 400 and problem["code"] == "invalid_request"
+    assert problem["fields"] == fields and problem["detail"] == "x"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 30_000, "[1, 2]"])
+def test_malformed_bodies_are_bad_requests_not_invalid_ones(body: object) -> None:
+    with pytest.raises(RequestError) as caught:
+        parse(body)
+    assert caught.value.code == "bad_request"
+
+
+def test_the_model_decides_about_labels_and_the_most_images() -> None:
+    context = {"num_classes": 3, "class_names": ["cat", "dog", "fox"], "max_images": 4}
+    with pytest.raises(ValidationError) as caught:
+        GenerateRequest.model_validate({"n": 5}, context=context)
+    problems = {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
+    assert "1-4" in problems["n"] and "0-2 (0=cat, 1=dog, 2=fox)" in problems["label"]
+    # without a context only the fixed limits apply: what the gateway documents
+    assert GenerateRequest.model_validate({"n": 5}).n == 5
+    with pytest.raises(ValidationError):
+        GenerateRequest.model_validate({"n": MAX_IMAGES + 1})
+
+
+def test_the_contract_reads_its_limits_from_one_module() -> None:
+    schema = GenerateRequest.model_json_schema()
+    seed = schema["$defs"]["Experiment"]["properties"]["seeds"]["items"]
+    assert seed["maximum"] == MAX_SEED
+    assert schema["$defs"]["Experiment"]["properties"]["steps"]["anyOf"][0]["maximum"] == MAX_STEPS

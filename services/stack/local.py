@@ -1,0 +1,174 @@
+"""The stack as local processes under one folder: Redis, TorchServe, workers and the gateway.
+
+``ganfoundry-stack up`` (``make up``), the benchmarks and the integration tests all bring the
+stack up through ``LocalStack``, so there is one way the processes are started, wired
+(settings from the started servers' addresses) and stopped.
+
+    with LocalStack(folder, StackPorts.free()) as stack:
+        stack.start_redis(); stack.start_torchserve()
+        stack.start_worker(); stack.start_gateway(key)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from model_archive.config import ServerConfig
+from services.settings import GatewaySettings
+from services.stack.gateway import GatewayProcess, start_gateway
+from services.stack.processes import Service, StackError, free_port
+from services.stack.redis import RedisProcess, start_redis
+from services.stack.torchserve import TorchServeProcess, start_torchserve
+from services.stack.worker import start_worker
+from workers.settings import WorkerSettings
+
+S = TypeVar("S", bound=Service)
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    gateway: int = 8000
+    redis: int = 6380  # not 6379: leave a system Redis alone
+    inference: int = 8080
+    management: int = 8081
+    metrics: int = 8082
+    grpc_inference: int = 7070  # unused by the project, but TorchServe binds them
+    grpc_management: int = 7071
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Every port free right now: a private stack beside any other."""
+        return cls(**{field.name: free_port() for field in fields(cls)})
+
+
+def worker_settings(
+    root: Path, redis_url: str, serving: ServerConfig, **overrides: Any
+) -> WorkerSettings:
+    """A worker's settings for this stack: artifacts and data under ``root``."""
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "artifact_root": root / "artifacts",
+        "data_root": root / "data",
+        "model_store": serving.model_store,
+        "torchserve_inference_url": serving.inference_url,
+        "torchserve_management_url": serving.management_url,
+    }
+    for folder in ("artifacts", "data"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    return WorkerSettings(**(values | overrides))
+
+
+def gateway_settings(
+    root: Path, redis_url: str, serving: ServerConfig, api_key: str, **overrides: Any
+) -> GatewaySettings:
+    """The gateway's settings for this stack; it reads artifacts under ``root`` too."""
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "api_keys": (api_key,),
+        "torchserve_inference_url": serving.inference_url,
+        "torchserve_management_url": serving.management_url,
+        "artifact_root": root / "artifacts",
+    }
+    return GatewaySettings(**(values | overrides))
+
+
+class LocalStack:
+    """Starts the stack's processes one by one and stops all it started, newest first."""
+
+    def __init__(
+        self,
+        root: Path,
+        ports: StackPorts | None = None,
+        on_start: Callable[[Service], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.ports = ports or StackPorts.free()
+        self.on_start = on_start  # e.g. record each pid as soon as it exists
+        self.started: list[Service] = []
+        self.redis: RedisProcess | None = None
+        self.torchserve: TorchServeProcess | None = None
+        self.gateway: GatewayProcess | None = None
+        self.workers: list[Service] = []
+
+    # ---- the parts --------------------------------------------------------------------------
+
+    def start_redis(self, append_only: bool = False) -> RedisProcess:
+        self.redis = self._started(start_redis(self.root / "redis", self.ports.redis, append_only))
+        return self.redis
+
+    def start_torchserve(self) -> TorchServeProcess:
+        config = ServerConfig(
+            self.root / "model-store",
+            self.ports.inference,
+            self.ports.management,
+            self.ports.metrics,
+            self.ports.grpc_inference,
+            self.ports.grpc_management,
+        )
+        self.torchserve = self._started(start_torchserve(self.root / "torchserve", config))
+        return self.torchserve
+
+    def worker_settings(self, **overrides: Any) -> WorkerSettings:
+        redis, torchserve = self._backends()
+        return worker_settings(self.root, redis.url, torchserve.config, **overrides)
+
+    def gateway_settings(self, api_key: str, **overrides: Any) -> GatewaySettings:
+        redis, torchserve = self._backends()
+        return gateway_settings(self.root, redis.url, torchserve.config, api_key, **overrides)
+
+    def start_worker(
+        self, settings: WorkerSettings | None = None, extra_env: dict[str, str] | None = None
+    ) -> Service:
+        env = (settings or self.worker_settings()).to_env() | (extra_env or {})
+        log = self.root / "logs" / f"worker-{len(self.workers)}.log"
+        worker = self._started(start_worker(env, log))
+        self.workers.append(worker)
+        return worker
+
+    def start_gateway(self, settings: GatewaySettings) -> GatewayProcess:
+        log = self.root / "logs" / "gateway.log"
+        self.gateway = self._started(start_gateway(settings.to_env(), self.ports.gateway, log))
+        return self.gateway
+
+    # ---- the whole ----------------------------------------------------------------------------
+
+    def up(self, api_key: str) -> None:
+        """Redis (append-only), TorchServe, one worker, the gateway; all stopped if one fails."""
+        try:
+            self.start_redis(append_only=True)
+            self.start_torchserve()
+            self.start_worker()
+            self.start_gateway(self.gateway_settings(api_key))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        while self.started:
+            self.started.pop().stop()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _started(self, service: S) -> S:
+        self.started.append(service)
+        if self.on_start is not None:
+            self.on_start(service)
+        return service
+
+    def _backends(self) -> tuple[RedisProcess, TorchServeProcess]:
+        if self.redis is None or self.torchserve is None:
+            raise StackError("start Redis and TorchServe first")
+        return self.redis, self.torchserve

@@ -1,0 +1,71 @@
+"""What lives in Redis, typed: a training job's record and a served model's record.
+
+Imports pydantic only (the gateway shares it). Every field of a Redis hash holds the JSON of that
+field's value (``encode``/``decode``), so each record is written and read back one way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+STATES: tuple[JobState, ...] = get_args(JobState)
+FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class Job(BaseModel):
+    """One training job: its spec, where it stands, and what it produced."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    spec: dict[str, Any]
+    state: JobState
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    progress: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # {"code", "message"}
+    metrics: dict[str, Any] | None = None
+    artifacts: dict[str, Any] | None = None  # name → path under the artifact root
+    served: dict[str, Any] | None = None  # {"name", "version", "archive"}
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class ModelMeta(BaseModel):
+    """What a client needs to ask a served generator for images."""
+
+    family: str
+    num_classes: int = Field(ge=0)  # 0: unconditional
+    class_names: list[str]
+    latent_size: int = Field(ge=1)
+    output_shape: list[int]
+
+
+class ServedModel(ModelMeta):
+    """A served name: its versions (version → id of the job that trained it) and the default."""
+
+    name: str
+    default_version: str
+    versions: dict[str, str]
+
+
+def encode(values: dict[str, Any]) -> dict[str, str]:
+    """Hash fields for Redis: the JSON of each value."""
+    return {name: json.dumps(value) for name, value in values.items()}
+
+
+def decode(raw: dict[str, str]) -> dict[str, Any]:
+    """The values of a hash written by ``encode``."""
+    return {name: json.loads(value) for name, value in raw.items()}
