@@ -11,9 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model_archive.image_request import GenerateRequest
+from workers.records import Job, JobState, ServedModel
 from workers.spec import SERVE_NAME_PATTERN
 
-JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 VERSION_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,2}$"
 
 
@@ -95,18 +95,9 @@ class JobAccepted(BaseModel):
     url: str = Field(description="the job's URL, also in the Location header")
 
 
-class JobPublic(BaseModel):
-    id: str
-    state: JobState
-    spec: dict[str, Any]
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    attempts: int = 0
-    progress: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    metrics: dict[str, Any] | None = None
+class JobPublic(Job):
+    """A job as users see it: the record, with artifact URLs instead of server paths."""
+
     artifacts: dict[str, str] | None = Field(default=None, description="URLs of the job's outputs")
     served: dict[str, Any] | None = Field(default=None, description="model name and version")
 
@@ -118,15 +109,9 @@ class JobList(BaseModel):
     limit: int
 
 
-class ModelPublic(BaseModel):
-    name: str
-    default_version: str
-    versions: dict[str, str] = Field(description="version → id of the job that trained it")
-    family: str
-    num_classes: int
-    class_names: list[str]
-    latent_size: int
-    output_shape: list[int]
+class ModelPublic(ServedModel):
+    """A served generator: its versions (version → id of the job that trained it), classes and
+    output shape."""
 
 
 class ModelList(BaseModel):
