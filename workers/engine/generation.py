@@ -1,6 +1,7 @@
 """Generation from a trained generator: by label and seed, and the book's seed experiments.
 
-Imports torch, torchvision and the architecture module only, so serving can use it without the trainer.
+Imports torch and the architecture module only (torchvision when a grid is drawn), so serving can
+use it without the trainer.
 ``generator.pt`` is a plain dict (see ``workers.engine.export``) loaded with ``weights_only=True``.
 """
 
@@ -12,7 +13,6 @@ from typing import Any, cast
 
 import torch
 from torch import nn
-from torchvision.utils import make_grid
 
 if __package__:
     from .networks import build, latents
@@ -101,6 +101,9 @@ def grid(
     images: torch.Tensor, columns: int, padding: int = 2, pad_value: float = 0.5
 ) -> torch.Tensor:
     """Tile images (N, C, H, W) into one image (C, rows*(H+p)+p, columns*(W+p)+p)."""
+    # imported here: torchvision takes ~2 s to import, which a served model's start should not pay
+    from torchvision.utils import make_grid
+
     images = images.to("cpu", torch.float32)  # make_grid keeps the input's device and dtype
     count, channels = images.shape[:2]
     if count == 0:
