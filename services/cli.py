@@ -80,7 +80,7 @@ def _error_line(status: int, body: bytes) -> str:
 
 
 def connect(args: argparse.Namespace) -> Gateway:
-    from services.stack.cli import StackSettings, read_state
+    from services.stack.state import StackSettings, read_state
 
     run_dir = StackSettings().run_dir
     state = read_state(run_dir)

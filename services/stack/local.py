@@ -12,7 +12,6 @@ stack up through ``LocalStack``, so there is one way the processes are started, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -20,29 +19,14 @@ from typing import Any, TypeVar
 from model_archive.config import ServerConfig
 from services.settings import GatewaySettings
 from services.stack.gateway import GatewayProcess, start_gateway
-from services.stack.processes import Service, StackError, free_port
+from services.stack.processes import Service, StackError
 from services.stack.redis import RedisProcess, start_redis
+from services.stack.state import StackPorts
 from services.stack.torchserve import TorchServeProcess, start_torchserve
 from services.stack.worker import start_worker
 from workers.settings import WorkerSettings
 
 S = TypeVar("S", bound=Service)
-
-
-@dataclass(frozen=True)
-class StackPorts:
-    gateway: int = 8000
-    redis: int = 6380  # not 6379: leave a system Redis alone
-    inference: int = 8080
-    management: int = 8081
-    metrics: int = 8082
-    grpc_inference: int = 7070  # unused by the project, but TorchServe binds them
-    grpc_management: int = 7071
-
-    @classmethod
-    def free(cls) -> StackPorts:
-        """Every port free right now: a private stack beside any other."""
-        return cls(**{field.name: free_port() for field in fields(cls)})
 
 
 def worker_settings(

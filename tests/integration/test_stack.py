@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from services.stack.cli import read_state
 from services.stack.processes import free_port, group_members
+from services.stack.state import read_state
 from workers.engine.data import builtin_mnist_sample
 from workers.engine.datasets import Dataset
 from workers.engine.evaluator import get_evaluator
