@@ -17,7 +17,7 @@ from services.api import ApiRequest
 from services.api.docs import docs
 from services.api.health import health
 from services.api.jobs import jobs
-from services.api.models import models
+from services.api.models import BODIES, models
 from services.errors import raise_invalid, register_error_handlers
 from services.schemas import Problem
 from services.settings import GatewaySettings
@@ -45,8 +45,8 @@ class Services:
 
 
 class GatewayApp(OpenAPI):
-    """flask-openapi3, less the 422 it adds to every operation: a view that can answer 422
-    declares it (as a problem); the others take no input that could be invalid."""
+    """flask-openapi3, less the 422 it adds to every operation (a view that can answer 422
+    declares it, as a problem), plus the bodies that views validate themselves (BODIES)."""
 
     request_class = ApiRequest
 
@@ -57,6 +57,19 @@ class GatewayApp(OpenAPI):
                 added = operation["responses"].get("422", {}).get("content", {})
                 if "application/json" in added:  # flask-openapi3's list of its own errors
                     del operation["responses"]["422"]
+        schemas = self.spec_json["components"]["schemas"]
+        for (path, method), model in BODIES.items():
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+            self.spec_json["paths"][path][method]["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                    }
+                },
+            }
 
 
 def celery_sender(settings: GatewaySettings) -> JobSender:

@@ -19,13 +19,21 @@ from types import FrameType
 
 from workers.celery_app import TRAINING_QUEUE
 from workers.engine.cpus import available_cpus
+from workers.settings import EnvSettings, SettingsError
+
+
+class SupervisorSettings(EnvSettings):
+    gpus: str | None = None  # GPU indices, '0,1'; '' for none; unset: what nvidia-smi lists
 
 
 def visible_gpus() -> list[str]:
     """GPU indices from GANFOUNDRY_GPUS ('0,1'; '' for none) or nvidia-smi; no CUDA init here."""
-    configured = os.environ.get("GANFOUNDRY_GPUS")
+    configured = SupervisorSettings.from_env().gpus
     if configured is not None:
-        return [g.strip() for g in configured.split(",") if g.strip()]
+        picked = [g.strip() for g in configured.split(",") if g.strip()]
+        if not all(g.isdigit() for g in picked):
+            raise SettingsError(f"GANFOUNDRY_GPUS: {configured!r} is not a list like '0,1' or ''")
+        return picked
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from workers.engine.cpus import available_cpus
+from workers.settings import SettingsError
 from workers.worker_main import visible_gpus, worker_commands
 
 
@@ -31,6 +32,12 @@ def test_gpus_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     assert visible_gpus() == ["0", "2"]
     monkeypatch.setenv("GANFOUNDRY_GPUS", "")
     assert visible_gpus() == []
+
+
+def test_gpus_that_are_not_indices_are_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANFOUNDRY_GPUS", "all")
+    with pytest.raises(SettingsError, match="GANFOUNDRY_GPUS: 'all'"):
+        visible_gpus()
 
 
 def test_gpus_come_from_nvidia_smi_in_its_numbering(

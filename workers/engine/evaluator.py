@@ -12,6 +12,7 @@ from torch import nn
 
 from workers.engine.classifiers import EvaluatorCNN
 from workers.engine.datasets import Dataset, Split
+from workers.engine.settings import engine_settings
 
 EVALUATOR_VERSION = 1
 EPOCHS = 8
@@ -36,7 +37,7 @@ class Evaluator:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("GANFOUNDRY_CACHE", Path.home() / ".cache" / "ganfoundry"))
+    return engine_settings().cache
 
 
 def get_evaluator(dataset: Dataset, cache: Path | None = None) -> Evaluator:

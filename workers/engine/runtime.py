@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from workers.engine.cpus import available_cpus
+from workers.engine.settings import engine_settings
 
 
 class RuntimeChoiceError(ValueError):
@@ -70,6 +70,6 @@ def choose_runtime(device: str, precision: str, mode: str) -> Runtime:
 
 def configure_threads(threads: int | None = None) -> int:
     """Use one intra-op thread per available core (or ``threads``); returns the number set."""
-    count = threads or int(os.environ.get("GANFOUNDRY_TORCH_THREADS", "0")) or available_cpus()
+    count = threads or engine_settings().torch_threads or available_cpus()
     torch.set_num_threads(count)
     return count
