@@ -20,7 +20,7 @@ from model_archive.builder import build_archive
 from services.stack.local import LocalStack
 from workers.engine.export import export_generator
 from workers.engine.families import get_family
-from workers.runner import model_meta
+from workers.publish import model_meta
 from workers.spec import JobSpec
 from workers.store import JobStore
 

@@ -8,6 +8,7 @@ lost its mark (decorators in the wrong order) is stricter, never looser.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +30,14 @@ def key_is_valid(header: str | None, keys: tuple[str, ...]) -> bool:
     for key in keys:
         matched |= hmac.compare_digest(given.strip().encode(), key.encode())
     return matched
+
+
+def key_fingerprint() -> str | None:
+    """Who sent the request: the start of the SHA-256 of its key (the key itself is never kept)."""
+    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return None
+    return hashlib.sha256(given.strip().encode()).hexdigest()[:16]
 
 
 def public_read(view: View) -> View:

@@ -134,6 +134,7 @@ _REASONS = {
     413: ("Body too large", {}),
     415: ("Not sent as application/json", {}),
     422: ("Invalid input: 'fields' names each bad field", {}),
+    429: ("Too many jobs queued or running for this key", {"Retry-After": "30"}),
     502: ("The model server failed", {}),
     503: (
         "Redis or the model server unavailable, or the model not ready",

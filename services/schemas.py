@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from model_archive.image_request import GenerateRequest
 from workers.records import Job, JobState, ServedModel
@@ -100,6 +101,7 @@ class JobPublic(Job):
 
     artifacts: dict[str, str] | None = Field(default=None, description="URLs of the job's outputs")
     served: dict[str, Any] | None = Field(default=None, description="model name and version")
+    owner: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
 
 class JobList(BaseModel):

@@ -9,10 +9,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from workers.engine.limits import GATEWAY_MAX_IMAGES, MAX_IMAGES
-from workers.settings import DEFAULT_LONGEST_JOB_S, EnvSettings
+from workers.settings import JobLimits
 
 
-class GatewaySettings(EnvSettings):
+class GatewaySettings(JobLimits):
     redis_url: str = Field(min_length=1)
     # Authorization: Bearer <one of these>; GANFOUNDRY_API_KEYS is comma-separated
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
@@ -24,7 +24,6 @@ class GatewaySettings(EnvSettings):
     max_images: int = Field(GATEWAY_MAX_IMAGES, ge=1, le=MAX_IMAGES)  # the largest n per request
     backend_timeout_s: float = Field(0.5, gt=0)  # Redis and health probes: a 503 within a second
     generate_timeout_s: float = Field(10.0, gt=0)
-    longest_job_s: int = Field(DEFAULT_LONGEST_JOB_S, ge=1)  # must match the workers'
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -34,6 +34,10 @@ class Job(BaseModel):
     metrics: dict[str, Any] | None = None
     artifacts: dict[str, Any] | None = None  # name → path under the artifact root
     served: dict[str, Any] | None = None  # {"name", "version", "archive"}
+    # workers that died running it: {"count", "strikes" (deaths since its last new checkpoint),
+    # "checkpoint_step", "at"}; a job handed back by a stopping worker: {"handed_back_at"}
+    losses: dict[str, Any] | None = None
+    owner: str | None = None  # the fingerprint of the API key that submitted it
 
     @property
     def finished(self) -> bool:

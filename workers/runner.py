@@ -1,9 +1,11 @@
 """A training job from its queued record to a served model: the logic behind the Celery task.
 
-``run_training_job`` is a plain function: it holds the job's lock (renewed in the background),
-feeds throttled progress into the record, stops when the cancel flag is set, and on success
-builds the archive and registers it in TorchServe (retrying while TorchServe is down, without
-training again). Failures are recorded as an error code and a message a user can act on.
+``run_training_job`` is a plain function: it holds the job's lock (its heartbeat, renewed in the
+background), feeds throttled progress into the record, and on success builds the archive and
+registers it in TorchServe (retrying while TorchServe is down, without training again). It stops
+at the next step, with a checkpoint, when the job is cancelled, when its time limit is up, when
+the worker is stopping (the job goes back to the queue for the next worker) or when the lock was
+lost to a reaper. Failures are recorded as an error code and a message a user can act on.
 """
 
 from __future__ import annotations
@@ -11,56 +13,49 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from pydantic import ValidationError
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
-from model_archive.builder import ArchiveError, build_archive
-from model_archive.client import TorchServeClient, TorchServeError, TorchServeUnavailable
 from workers.engine.checkpoint import CheckpointError
 from workers.engine.datasets import DataError
-from workers.engine.families import get_family
 from workers.engine.pipeline import JobOutcome, run_job
+from workers.engine.plan import PlanError
 from workers.engine.preflight import PreflightError
 from workers.engine.runtime import RuntimeChoiceError
-from workers.engine.trainer import Progress
-from workers.records import ModelMeta
+from workers.failures import HandBack, JobFailure
+from workers.guards import LockKeeper, StopCheck, ThrottledProgress
+from workers.publish import serve
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec, field_errors
 from workers.store import InvalidTransition, JobStore
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-class JobFailure(Exception):
-    """A failure with a code and a message for the user."""
+def run_training_job(
+    job_id: str,
+    store: JobStore,
+    settings: WorkerSettings,
+    worker: str,
+    requeue: Callable[[str], None],
+    stopping: threading.Event | None = None,
+) -> str:
+    """Run one job; returns what happened: a final state, 'requeued', 'lost', 'skipped' or 'busy'.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def run_training_job(job_id: str, store: JobStore, settings: WorkerSettings, worker: str) -> str:
-    """Run one job; returns what happened: a final state, 'skipped' or 'busy'."""
+    ``requeue`` sends the job's id to the queue again; ``stopping`` is set when the worker was
+    asked to stop (SIGTERM).
+    """
+    stopping = stopping or threading.Event()
     job = store.get(job_id)
     if job.finished:
         return "skipped"  # delivered again after it finished: nothing to do
-    if not store.acquire_lock(job_id, worker, settings.lock_lease_s):
+    if not store.acquire_lock(job_id, worker, settings.heartbeat_s):
         return "busy"  # another worker holds it; its lease expires if that worker died
-    keeper = LockKeeper(store, job_id, worker, settings.lock_lease_s)
+    keeper = LockKeeper(store, job_id, worker, settings.heartbeat_s)
     try:
         if store.cancel_requested(job_id):
             store.transition(job_id, "cancelled")
@@ -68,15 +63,17 @@ def run_training_job(job_id: str, store: JobStore, settings: WorkerSettings, wor
         spec = _validated(job.spec, settings.data_root)
         store.transition(job_id, "running", attempts=job.attempts + 1)
         keeper.start()
-        outcome = _train(job_id, spec, store, settings)
+        stop = StopCheck(store, job, spec, settings, stopping, keeper.lost)
+        outcome = _train(job_id, spec, store, settings, stop, job.attempts + 1)
         if outcome.status == "stopped":
-            store.transition(job_id, "cancelled")
-            return "cancelled"
-        served = _serve(job_id, spec, outcome, settings, store)
+            return _stopped(store, job_id, stop, requeue)
+        served = serve(job_id, spec, outcome, settings, store, stopping)
         store.transition(
             job_id, "succeeded", metrics=outcome.metrics, artifacts=outcome.artifacts, served=served
         )
         return "succeeded"
+    except HandBack:
+        return _hand_back(store, job_id, requeue)
     except JobFailure as failure:
         return _fail(store, job_id, failure.code, str(failure))
     except InvalidTransition as error:  # cancelled while we worked: leave it cancelled
@@ -127,88 +124,48 @@ def inside_data_root(source: str, data_root: Path) -> str:
     return f"{scheme}:{resolved}"
 
 
-def _train(job_id: str, spec: JobSpec, store: JobStore, settings: WorkerSettings) -> JobOutcome:
-    progress = ThrottledProgress(store, job_id, settings.progress_interval_s)
-    cancelled = CancelCheck(store, job_id, interval_s=0.2)
-    outcome = run_job(spec, settings.job_dir(job_id), progress, cancelled)
+def _train(
+    job_id: str,
+    spec: JobSpec,
+    store: JobStore,
+    settings: WorkerSettings,
+    stop: StopCheck,
+    attempt: int,
+) -> JobOutcome:
+    progress = ThrottledProgress(store, job_id, settings.progress_interval_s, stop.run_s, attempt)
+    outcome = run_job(
+        spec,
+        settings.job_dir(job_id),
+        progress,
+        stop,
+        checkpoint_min_s=settings.checkpoint_min_s,
+    )
     progress.flush()
     return outcome
 
 
-def _serve(
-    job_id: str, spec: JobSpec, outcome: JobOutcome, settings: WorkerSettings, store: JobStore
-) -> dict[str, Any]:
-    """Archive the generator and register it as the default version of its name."""
-    name = spec.serve_as or f"job-{job_id[:12]}"
-    client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
-    version = _retry(lambda: next_version(client, name), settings, store, job_id)
-    try:
-        mar = build_archive(
-            Path(outcome.artifacts["generator"]), name, version, settings.model_store
+def _stopped(store: JobStore, job_id: str, stop: StopCheck, requeue: Callable[[str], None]) -> str:
+    """What a stop at a step means, by its reason; the checkpoint of that step is on disk."""
+    if stop.reason == "lost":  # a reaper gave the job to another worker: it is theirs now
+        logger.warning("job %s: lost its lock; left to the worker that has it", job_id)
+        return "lost"
+    if stop.reason == "shutdown":
+        return _hand_back(store, job_id, requeue)
+    if stop.reason == "time_limit":
+        raise JobFailure(
+            "time_limit",
+            f"the job ran for its time limit of {stop.limit_s} s; its last checkpoint is kept "
+            "in the job's folder (raise training.time_limit_s or train for fewer steps)",
         )
-    except ArchiveError as error:
-        raise JobFailure("archive_failed", str(error)) from None
-    _retry(lambda: client.register(mar.name, name), settings, store, job_id)
-    _retry(lambda: client.set_default(name, version), settings, store, job_id)
-    store.record_model(name, version, job_id, model_meta(spec))
-    return {"name": name, "version": version, "archive": str(mar)}
+    store.transition(job_id, "cancelled")
+    return "cancelled"
 
 
-def model_meta(spec: JobSpec) -> ModelMeta:
-    """What a client needs to ask a served generator for images."""
-    family = get_family(spec.model)
-    return ModelMeta(
-        family=family.name,
-        num_classes=family.num_classes,
-        class_names=list(family.class_names),
-        latent_size=family.z_dim,
-        output_shape=list(family.sample_shape),
-    )
-
-
-def next_version(client: TorchServeClient, name: str) -> str:
-    try:
-        versions = [d["modelVersion"] for d in client.describe(name)]
-    except TorchServeError as error:
-        if error.status == 404 and not isinstance(error, TorchServeUnavailable):
-            return "1"
-        raise
-    numbers = [int(float(v)) for v in versions if v.replace(".", "", 1).isdigit()]
-    return str(max(numbers, default=0) + 1)
-
-
-def _retry(call: Callable[[], T], settings: WorkerSettings, store: JobStore, job_id: str) -> T:
-    """Retry while TorchServe is unavailable, backing off exponentially; training is not redone."""
-
-    def waiting(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        reason = error.message if isinstance(error, TorchServeError) else str(error)
-        progress = {
-            "phase": "waiting for TorchServe",
-            "attempt": state.attempt_number,
-            "reason": reason,
-        }
-        store.update(job_id, progress=progress)
-
-    retrying = Retrying(
-        retry=retry_if_exception_type(TorchServeUnavailable),
-        stop=stop_after_attempt(settings.register_attempts),
-        wait=wait_exponential(multiplier=settings.register_backoff_s, max=30.0),
-        before_sleep=waiting,
-        reraise=True,
-    )
-    try:
-        return retrying(call)
-    except TorchServeUnavailable as error:
-        raise JobFailure(
-            "torchserve_unavailable",
-            f"TorchServe did not answer after {settings.register_attempts} attempts "
-            f"({error.message}); the trained generator is kept in the job's artifacts",
-        ) from None
-    except TorchServeError as error:
-        raise JobFailure(
-            "registration_failed", f"TorchServe refused the model: {error.message}"
-        ) from None
+def _hand_back(store: JobStore, job_id: str, requeue: Callable[[str], None]) -> str:
+    store.transition(job_id, "queued")
+    requeue(job_id)
+    logger.info("job %s: handed back to the queue", job_id)
+    return "requeued"
 
 
 def classify(error: Exception) -> tuple[str, str]:
@@ -217,6 +174,8 @@ def classify(error: Exception) -> tuple[str, str]:
         return "bad_dataset", str(error)
     if isinstance(error, PreflightError):
         return "preflight_failed", str(error)
+    if isinstance(error, PlanError):
+        return "limit_exceeded", str(error)
     if isinstance(error, CheckpointError):
         return "bad_checkpoint", str(error)
     if isinstance(error, RuntimeChoiceError):
@@ -250,71 +209,3 @@ def release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-class ThrottledProgress:
-    """The engine's progress callback, written to the record at most once per interval."""
-
-    def __init__(self, store: JobStore, job_id: str, interval_s: float) -> None:
-        self.store, self.job_id, self.interval_s = store, job_id, interval_s
-        self.last_write = 0.0
-        self.pending: Progress | None = None
-        self.times: dict[str, float] = {}  # first_step_at and last_step_at, epoch seconds
-
-    def __call__(self, progress: Progress) -> None:
-        self.pending = progress
-        self.times.setdefault("first_step_at", time.time())
-        last = progress.step == progress.total_steps
-        if last:
-            self.times["last_step_at"] = time.time()
-        if last or time.monotonic() - self.last_write >= self.interval_s:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending is None:
-            return
-        values = asdict(self.pending) | self.times
-        values["eta_s"] = None if values["eta_s"] == float("inf") else values["eta_s"]
-        self.store.update(self.job_id, progress=values)
-        self.last_write, self.pending = time.monotonic(), None
-
-
-class CancelCheck:
-    """The engine's stop callback: reads the cancel flag, at most every ``interval_s``."""
-
-    def __init__(self, store: JobStore, job_id: str, interval_s: float) -> None:
-        self.store, self.job_id, self.interval_s = store, job_id, interval_s
-        self.last_check = 0.0
-        self.cancelled = False
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if not self.cancelled and now - self.last_check >= self.interval_s:
-            self.last_check = now
-            self.cancelled = self.store.cancel_requested(self.job_id)
-        return self.cancelled
-
-
-class LockKeeper:
-    """Renews the job's lock lease in the background while the job runs."""
-
-    def __init__(self, store: JobStore, job_id: str, owner: str, lease_s: float) -> None:
-        self.store, self.job_id, self.owner, self.lease_s = store, job_id, owner, lease_s
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"lock-{job_id[:8]}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.lease_s / 3):
-            try:
-                if not self.store.renew_lock(self.job_id, self.owner, self.lease_s):
-                    logger.warning("job %s: lost its lock", self.job_id)
-            except Exception:  # Redis briefly away: try again at the next tick
-                logger.warning("job %s: lock renewal failed", self.job_id, exc_info=True)

@@ -11,6 +11,8 @@ from typing import Any, Self
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.engine.limits import DEFAULT_MAX_TOTAL_STEPS
+
 DEFAULT_LONGEST_JOB_S = 6 * 3600
 
 
@@ -56,7 +58,17 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
-class WorkerSettings(EnvSettings):
+class JobLimits(EnvSettings):
+    """What bounds a job; the gateway checks them at submit, the workers while the job runs."""
+
+    # the longest a job may run (its time_limit_s at most); the broker's visibility timeout exceeds it
+    longest_job_s: int = Field(DEFAULT_LONGEST_JOB_S, ge=60)
+    default_time_limit_s: int = Field(2 * 3600, ge=60)  # a job's time limit when its spec has none
+    max_total_steps: int = Field(DEFAULT_MAX_TOTAL_STEPS, ge=1)  # optimizer steps of one job
+    max_queued_per_key: int = Field(20, ge=1)  # jobs one API key may have queued or running
+
+
+class WorkerSettings(JobLimits):
     redis_url: str = Field(min_length=1)  # broker, result backend and job records
     artifact_root: Path  # ARTIFACT_ROOT/jobs/<id>/ holds each job's outputs
     data_root: Path  # csv:, idx: and hdf5: datasets must lie under it
@@ -64,12 +76,14 @@ class WorkerSettings(EnvSettings):
     torchserve_inference_url: str = Field(min_length=1)
     torchserve_management_url: str = Field(min_length=1)
     progress_interval_s: float = Field(1.0, gt=0)  # at most one progress write per interval
-    lock_lease_s: float = Field(30.0, gt=0)  # a dead worker's job is free again after this
+    # a running job's heartbeat: its lock, renewed every quarter of this; once it lapses, the
+    # reapers (one thread in every worker, every reap_interval_s) hand the job to the next worker
+    heartbeat_s: float = Field(10.0, gt=0)
+    reap_interval_s: float = Field(2.0, gt=0)
+    max_worker_losses: int = Field(3, ge=1)  # deaths without a new checkpoint before it fails
+    checkpoint_min_s: float = Field(5.0, ge=0)  # at most one checkpoint per this many seconds
     register_attempts: int = Field(20, ge=1)  # TorchServe tries: about 7.5 min with the backoff
     register_backoff_s: float = Field(1.0, gt=0)
-    longest_job_s: int = Field(
-        DEFAULT_LONGEST_JOB_S, ge=1
-    )  # the broker's visibility timeout exceeds this
 
     def job_dir(self, job_id: str) -> Path:
         return self.artifact_root / "jobs" / job_id

@@ -32,6 +32,7 @@ BUILTIN_SOURCES: tuple[str, ...] = (
 )
 SOURCE_PATTERN = re.compile(r"^(builtin:[a-z0-9-]+|csv:.+|idx:.+|hdf5:.+)$")
 SERVE_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+MAX_TIME_LIMIT_S = 30 * 24 * 3600  # the spec's own bound; the service's limit is lower
 
 
 class _Strict(BaseModel):
@@ -104,6 +105,23 @@ class TrainingSpec(_Strict):
     preflight: bool = Field(
         default=True, description="Run the book's checks (D alone, G's output) first."
     )
+    time_limit_s: int | None = Field(
+        default=None,
+        ge=60,
+        le=MAX_TIME_LIMIT_S,
+        description="The most seconds the job may train, over all its attempts; then it stops "
+        "with a checkpoint and fails as 'time_limit'. Default: the service's "
+        "GANFOUNDRY_DEFAULT_TIME_LIMIT_S; at most its GANFOUNDRY_LONGEST_JOB_S.",
+    )
+
+    @model_validator(mode="after")
+    def _book_is_one_at_a_time(self) -> TrainingSpec:
+        if self.mode == "book" and self.batch_size not in (None, 1):
+            raise ValueError(
+                "book mode trains on one sample at a time: leave batch_size out (or 1), "
+                "or use mode 'batched'"
+            )
+        return self
 
 
 class JobSpec(_Strict):

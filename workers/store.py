@@ -3,29 +3,37 @@
 Imports redis and the spec only (no torch), so the gateway can share it.
 
 Keys (prefix ``gf:``): ``job:<id>`` (hash), ``jobs`` (sorted set, newest first by creation),
-``jobs:<state>`` (one sorted set per state), ``job:<id>:cancel`` (flag), ``job:<id>:lock`` (lease).
+``jobs:<state>`` (one sorted set per state), ``job:<id>:cancel`` (flag), ``job:<id>:lock`` (the
+running job's lease, its heartbeat), ``owner:<fingerprint>:active`` (an API key's queued and
+running jobs).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import time
 import uuid
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from workers.records import FINAL, STATES, Job, JobState, ModelMeta, ServedModel, decode, encode
 from workers.spec import JobSpec
 
 __all__ = ["FINAL", "STATES", "InvalidTransition", "Job", "JobNotFound", "JobStore"]
 
-# from → allowed next states; "running" → "running" is a redelivered job taken up again
+# from → allowed next states; "running" → "running" is a redelivered job taken up again,
+# "running" → "queued" a job handed back by a stopping worker or taken from a dead one
 TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "failed", "cancelled"}),
-    "running": frozenset({"running", "succeeded", "failed", "cancelled"}),
+    "running": frozenset({"queued", "running", "succeeded", "failed", "cancelled"}),
 }
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+OUTAGE_BACKOFF_S = 1.0  # the longest wait between two tries while Redis is away
 PREFIX = "gf:"
 
 RELEASE_LOCK = """
@@ -40,6 +48,14 @@ return 0
 
 class JobNotFound(KeyError):
     """No job has this id."""
+
+
+class TooManyJobs(Exception):
+    """The API key already has its limit of queued and running jobs."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this API key already has {limit} jobs queued or running")
+        self.limit = limit
 
 
 class InvalidTransition(ValueError):
@@ -62,15 +78,24 @@ class JobStore:
         self.redis: Any = client  # decode_responses=True: str in, str out (the stubs say bytes)
 
     @classmethod
-    def from_url(cls, url: str, timeout_s: float = 5.0) -> JobStore:
+    def from_url(cls, url: str, timeout_s: float = 5.0, outage_s: float = 0.0) -> JobStore:
+        """A store on ``url``; with ``outage_s``, calls ride out a Redis restart that long."""
+        # 0.05, 0.1, ... 0.8 s, then a try every OUTAGE_BACKOFF_S until outage_s has passed
+        retries = 5 + math.ceil(outage_s / OUTAGE_BACKOFF_S) if outage_s > 0 else 0
         client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            decode_responses=True,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(ExponentialBackoff(cap=OUTAGE_BACKOFF_S, base=0.05), retries),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError] if retries else [],
         )
         return cls(client)
 
     # ---- records ------------------------------------------------------------------------
 
-    def create(self, spec: JobSpec) -> Job:
+    def create(self, spec: JobSpec, owner: str | None = None, max_active: int | None = None) -> Job:
+        """Record a queued job; with an owner and ``max_active``, refuse (TooManyJobs) past it."""
         now = time.time()
         job = Job(
             id=uuid.uuid4().hex,
@@ -78,13 +103,22 @@ class JobStore:
             state="queued",
             created_at=now,
             updated_at=now,
+            owner=owner,
         )
         score = time.time_ns()
-        with self.redis.pipeline() as pipe:
+        active = self._active(owner)
+
+        def add(pipe: Any) -> None:
+            if active and max_active is not None and pipe.zcard(active) >= max_active:
+                raise TooManyJobs(max_active)
+            pipe.multi()
             pipe.hset(self._key(job.id), mapping=encode(job.to_dict()))
             pipe.zadd(PREFIX + "jobs", {job.id: score})
             pipe.zadd(PREFIX + "jobs:queued", {job.id: score})
-            pipe.execute()
+            if active:
+                pipe.zadd(active, {job.id: score})
+
+        self.redis.transaction(add, *([active] if active else []))
         return job
 
     def get(self, job_id: str) -> Job:
@@ -119,20 +153,32 @@ class JobStore:
             current = decode({"state": raw})["state"]
             if state not in TRANSITIONS.get(current, frozenset()):
                 raise InvalidTransition(job_id, current, state)
-            now = time.time()
-            values = {"state": state, "updated_at": now, **fields}
-            if state == "running" and current == "queued":
-                values["started_at"] = now
-            if state in FINAL:
-                values["finished_at"] = now
-            score = pipe.zscore(PREFIX + f"jobs:{current}", job_id) or time.time_ns()
-            pipe.multi()
-            pipe.hset(key, mapping=encode(values))
-            pipe.zrem(PREFIX + f"jobs:{current}", job_id)
-            pipe.zadd(PREFIX + f"jobs:{state}", {job_id: score})
+            self._apply(pipe, job_id, current, state, fields)
 
         self.redis.transaction(change, key)
         return self.get(job_id)
+
+    def _apply(
+        self, pipe: Any, job_id: str, current: str, state: JobState, fields: dict[str, Any]
+    ) -> JobState:
+        """Inside a WATCH: read what the change needs, then queue the writes (MULTI)."""
+        key = self._key(job_id)
+        now = time.time()
+        values = {"state": state, "updated_at": now, **fields}
+        if state == "running" and json.loads(pipe.hget(key, "started_at") or "null") is None:
+            values["started_at"] = now
+        if state in FINAL:
+            values["finished_at"] = now
+        score = pipe.zscore(PREFIX + f"jobs:{current}", job_id) or time.time_ns()
+        owner = pipe.hget(key, "owner")
+        pipe.multi()
+        pipe.hset(key, mapping=encode(values))
+        pipe.zrem(PREFIX + f"jobs:{current}", job_id)
+        pipe.zadd(PREFIX + f"jobs:{state}", {job_id: score})
+        active = self._active(json.loads(owner) if owner else None)
+        if state in FINAL and active:
+            pipe.zrem(active, job_id)
+        return state
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Write fields that are not the state (progress, attempts) while the job is not final."""
@@ -176,6 +222,53 @@ class JobStore:
     def release_lock(self, job_id: str, owner: str) -> None:
         self.redis.eval(RELEASE_LOCK, 1, self._lock(job_id), owner)
 
+    def running_without_lock(self) -> list[str]:
+        """Running jobs whose lease lapsed: their worker died (or lost Redis for a whole lease)."""
+        running = self.redis.zrange(PREFIX + "jobs:running", 0, -1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in running:
+                pipe.exists(self._lock(job_id))
+            held = pipe.execute()
+        return [job_id for job_id, lock in zip(running, held, strict=True) if not lock]
+
+    def reclaim(self, job_id: str, max_losses: int) -> JobState | None:
+        """Take a running job whose lease lapsed back to the queue, in one checked transaction.
+
+        A death with no new checkpoint since the one before is a strike; at ``max_losses``
+        strikes the job fails instead. Returns the new state, or None when another reaper (or
+        the job's own worker, back from a pause) got there first.
+        """
+        key, lock = self._key(job_id), self._lock(job_id)
+
+        def take(pipe: Any) -> JobState | None:
+            raw = pipe.hmget(key, ["state", "progress", "losses"])
+            if raw[0] is None or pipe.exists(lock):
+                return None
+            state, progress, losses = (json.loads(value or "null") for value in raw)
+            if state != "running":
+                return None
+            checkpoint = int((progress or {}).get("checkpoint_step", 0))
+            losses = losses or {}
+            repeat = checkpoint <= losses.get("checkpoint_step", -1)
+            strikes = losses.get("strikes", 0) + 1 if repeat else 1
+            record = {
+                "count": losses.get("count", 0) + 1,
+                "strikes": strikes,
+                "checkpoint_step": checkpoint,
+                "at": time.time(),
+            }
+            if strikes < max_losses:
+                return self._apply(pipe, job_id, state, "queued", {"losses": record})
+            error = {
+                "code": "worker_lost",
+                "message": f"the worker running this job died {strikes} times in a row without "
+                f"a new checkpoint (the last at step {checkpoint}); it is not tried again",
+            }
+            return self._apply(pipe, job_id, state, "failed", {"losses": record, "error": error})
+
+        result: JobState | None = self.redis.transaction(take, key, lock, value_from_callable=True)
+        return result
+
     # ---- served models: what the gateway tells users about each name -------------------------
 
     def record_model(
@@ -214,6 +307,10 @@ class JobStore:
     @staticmethod
     def _key(job_id: str) -> str:
         return f"{PREFIX}job:{job_id}"
+
+    @staticmethod
+    def _active(owner: str | None) -> str | None:
+        return None if owner is None else f"{PREFIX}owner:{owner}:active"
 
     def _lock(self, job_id: str) -> str:
         return self._key(job_id) + ":lock"

@@ -10,11 +10,12 @@ from flask import Response, jsonify, send_file, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
-from services.auth import check_key, public_read
+from services.auth import check_key, key_fingerprint, public_read
 from services.errors import ApiError, problems
 from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
+from workers.limits import limit_errors
 from workers.spec import JobSpec
-from workers.store import InvalidTransition, Job, JobNotFound
+from workers.store import InvalidTransition, Job, JobNotFound, TooManyJobs
 
 jobs = APIBlueprint(
     "jobs",
@@ -26,16 +27,30 @@ jobs = APIBlueprint(
 jobs.before_request(check_key)
 PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
 METRICS = {"content": {"application/json": {"schema": {"type": "object"}}}}
+QUEUE_RETRY_AFTER_S = 30  # a queued job takes about this long to start or finish, at best
 
 
 @jobs.post(
     "",
     summary="Submit a training job",
-    responses={202: JobAccepted, **problems(400, 401, 413, 415, 422, 503)},
+    responses={202: JobAccepted, **problems(400, 401, 413, 415, 422, 429, 503)},
 )
 def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
-    """Validated, recorded, queued; the answer carries the job's URL."""
-    job = services().store.create(body)
+    """Validated against the service's limits, recorded, queued; answers the job's URL."""
+    settings = services().settings
+    if errors := limit_errors(body, settings):
+        raise ApiError.invalid(errors)
+    try:
+        job = services().store.create(
+            body, owner=key_fingerprint(), max_active=settings.max_queued_per_key
+        )
+    except TooManyJobs as error:
+        raise ApiError(
+            429,
+            "too_many_jobs",
+            f"{error}: wait for one to finish, or cancel one (DELETE /v1/jobs/<id>)",
+            headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)},
+        ) from None
     services().send_job(job.id)
     url = url_for("jobs.read", job_id=job.id)
     return jsonify({"id": job.id, "state": job.state, "url": url}), 202, {"Location": url}
@@ -120,7 +135,7 @@ def samples(path: JobPath) -> Response:
 
 def public(job: Job) -> dict[str, Any]:
     """The job as users see it: artifact URLs instead of server paths."""
-    data = job.to_dict()
+    data = job.model_dump(mode="json", exclude={"owner"})  # whose key is not shown
     if job.artifacts:
         data["artifacts"] = {
             "loss_plot": url_for("jobs.loss_plot", job_id=job.id),

@@ -54,6 +54,10 @@ RUNS = {  # script: (tiny arguments, the keys its issue asked for and more)
         ["--jobs", "1", "--steps", "3"],
         ["enqueue_to_first_step_s", "train_end_to_served_s"],
     ),
+    "recovery.py": (
+        ["--kills", "1"],
+        ["resume_after_kill_s", "steps_lost_max", "graceful_stop_s"],
+    ),
     "time_to_quality.py": (
         ["--book-budget", "1", "--epochs", "1", "--every", "1"],
         [

@@ -172,6 +172,10 @@ def test_env_example_documents_every_variable_compose_reads() -> None:
     assert read <= documented
 
 
+def test_a_stopped_worker_has_time_to_hand_its_job_back(compose: dict[str, Any]) -> None:
+    assert compose["services"]["worker"]["stop_grace_period"] == "30s"
+
+
 def test_redis_keeps_an_append_only_file(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     command = redis["command"] if isinstance(redis["command"], list) else redis["command"].split()

@@ -83,16 +83,9 @@ def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProces
 
 
 def make_stack(root: Path, redis_url: str, serving: ServerConfig) -> Stack:
-    settings = worker_settings(
-        root,
-        redis_url,
-        serving,
-        progress_interval_s=0.2,
-        lock_lease_s=3.0,
-        register_attempts=40,
-        register_backoff_s=0.5,
-        longest_job_s=8,  # the broker hands a dead worker's job out again after ~10 s
-    )
+    # the shipped heartbeat, reaper, checkpoint floor, broker and TorchServe retry settings:
+    # only progress is written more often, so that the tests see each step sooner
+    settings = worker_settings(root, redis_url, serving, progress_interval_s=0.2)
     return Stack(settings, settings.to_env(), JobStore.from_url(redis_url), root)
 
 

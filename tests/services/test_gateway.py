@@ -117,6 +117,43 @@ def test_submit_returns_202_with_a_location_and_queues_the_id(gateway: Gateway) 
 
 
 @pytest.mark.parametrize(
+    ("training", "field", "says"),
+    [
+        ({"time_limit_s": 6 * 3600 + 1}, "training.time_limit_s", "longest job, 21600 s"),
+        ({"max_steps": 5_000_001}, "training.max_steps", "limit of 5,000,000"),
+        ({"mode": "book", "batch_size": 32}, "training", "one sample at a time"),
+        ({"time_limit_s": 5}, "training.time_limit_s", "greater than or equal to 60"),
+    ],
+)
+def test_limits_are_refused_at_submit_with_the_field_and_the_limit(
+    gateway: Gateway, training: dict, field: str, says: str
+) -> None:
+    response = gateway.client.post(
+        "/v1/jobs", json={"model": "mnist-gan", "training": training}, headers=AUTH
+    )
+    assert response.status_code == 422, response.json
+    assert says in error_of(response)["fields"][field]
+    assert gateway.sent == [] and gateway.store.list_jobs()[1] == 0  # nothing stored or sent
+
+
+def test_one_key_may_queue_so_many_jobs_then_429_with_retry_after(gateway: Gateway) -> None:
+    limit = gateway.app.extensions["ganfoundry"].settings.max_queued_per_key
+    ids = [
+        gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH).json["id"] for _ in range(limit)
+    ]
+    refused = gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    problem = error_of(refused)
+    assert problem["code"] == "too_many_jobs" and f"{limit} jobs" in problem["detail"]
+    other = {"Authorization": "Bearer another-key-0123456789"}
+    assert gateway.client.post("/v1/jobs", json=SPEC, headers=other).status_code == 202
+    gateway.client.delete(f"/v1/jobs/{ids[0]}", headers=AUTH)  # a queued job cancels at once
+    assert gateway.client.post("/v1/jobs", json=SPEC, headers=AUTH).status_code == 202
+    shown = gateway.client.get(f"/v1/jobs/{ids[1]}", headers=AUTH).json
+    assert "owner" not in shown
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"model": "stylegan"}, "model"),

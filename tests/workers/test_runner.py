@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -7,8 +8,11 @@ import torch
 
 from model_archive.client import TorchServeError, TorchServeUnavailable
 from workers.engine.datasets import DataError
+from workers.engine.plan import PlanError
 from workers.engine.preflight import PreflightError
-from workers.runner import JobFailure, _retry, classify, inside_data_root
+from workers.failures import JobFailure
+from workers.publish import _retry
+from workers.runner import classify, inside_data_root, run_training_job
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import JobStore
@@ -56,6 +60,7 @@ def test_errors_map_to_codes_a_user_can_act_on() -> None:
     code, message = classify(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried 2 GiB"))
     assert code == "out_of_memory" and "batch_size" in message
     assert classify(MemoryError())[0] == "out_of_memory"
+    assert classify(PlanError("would train 9,000,000 steps"))[0] == "limit_exceeded"
     assert classify(KeyError("boom"))[0] == "internal_error"
 
 
@@ -84,7 +89,7 @@ def test_registration_retries_while_torchserve_is_down_and_says_so(
             raise TorchServeUnavailable("connection refused")
         return "registered"
 
-    assert _retry(flaky, _settings(tmp_path, 5), store, job.id) == "registered"
+    assert _retry(flaky, _settings(tmp_path, 5), store, job.id, threading.Event()) == "registered"
     assert len(calls) == 3
     progress = store.get(job.id).progress
     assert progress == {
@@ -105,7 +110,7 @@ def test_registration_gives_up_after_the_attempts_and_a_refusal_is_not_retried(
         raise TorchServeUnavailable("connection refused")
 
     with pytest.raises(JobFailure, match="after 4 attempts") as failure:
-        _retry(down, _settings(tmp_path, 4), store, job.id)
+        _retry(down, _settings(tmp_path, 4), store, job.id, threading.Event())
     assert failure.value.code == "torchserve_unavailable" and len(calls) == 4
 
     def refused() -> None:
@@ -113,5 +118,44 @@ def test_registration_gives_up_after_the_attempts_and_a_refusal_is_not_retried(
         raise TorchServeError(400, "bad archive")
 
     with pytest.raises(JobFailure, match="refused the model: bad archive") as failure:
-        _retry(refused, _settings(tmp_path, 4), store, job.id)
+        _retry(refused, _settings(tmp_path, 4), store, job.id, threading.Event())
     assert failure.value.code == "registration_failed" and len(calls) == 5
+
+
+def _job_ready_to_run(store: JobStore, run_s: float) -> str:
+    spec = JobSpec(
+        model="mnist-gan",
+        training={"max_steps": 50, "time_limit_s": 60, "preflight": False},
+    )
+    job = store.create(spec)
+    store.transition(job.id, "running", attempts=1)
+    store.update(job.id, progress={"run_s": run_s})  # what earlier attempts ran
+    store.transition(job.id, "queued")
+    return job.id
+
+
+def test_a_job_past_its_time_limit_fails_and_keeps_its_checkpoint(
+    tmp_path: Path, store: JobStore
+) -> None:
+    job_id = _job_ready_to_run(store, run_s=60.5)
+    sent: list[str] = []
+    settings = _settings(tmp_path, attempts=1)
+    assert run_training_job(job_id, store, settings, "me", sent.append) == "failed"
+    job = store.get(job_id)
+    assert job.error is not None and job.error["code"] == "time_limit"
+    assert "60 s" in job.error["message"] and sent == []
+    assert list((settings.job_dir(job_id) / "checkpoints").glob("step-*.pt"))
+
+
+def test_a_stopping_worker_hands_the_job_back_at_its_step(tmp_path: Path, store: JobStore) -> None:
+    job_id = _job_ready_to_run(store, run_s=0.0)
+    sent: list[str] = []
+    stopping = threading.Event()
+    stopping.set()  # SIGTERM came before the first step
+    settings = _settings(tmp_path, attempts=1)
+    outcome = run_training_job(job_id, store, settings, "me", sent.append, stopping)
+    assert outcome == "requeued" and sent == [job_id]
+    job = store.get(job_id)
+    assert job.state == "queued" and job.attempts == 2 and job.error is None
+    assert (settings.job_dir(job_id) / "checkpoints" / "step-0000000000.pt").is_file()
+    assert store.acquire_lock(job_id, "next-worker", 5)  # the lock was let go

@@ -56,7 +56,7 @@ def test_settings_survive_the_trip_through_a_child_environment(
         model_store=tmp_path / "store",
         torchserve_inference_url="http://127.0.0.1:2",
         torchserve_management_url="http://127.0.0.1:3",
-        lock_lease_s=3.5,
+        heartbeat_s=3.5,
     )
     gateway = GatewaySettings(
         **{k.removeprefix("GANFOUNDRY_").lower(): v for k, v in GATEWAY_ENV.items()}

@@ -6,7 +6,7 @@ import pytest
 
 from workers.records import ModelMeta
 from workers.spec import JobSpec
-from workers.store import InvalidTransition, JobNotFound, JobStore
+from workers.store import InvalidTransition, JobNotFound, JobStore, TooManyJobs
 
 SPEC = JobSpec(model="mnist-cgan", serve_as="digits")
 
@@ -94,3 +94,54 @@ def test_served_models_remember_versions_and_what_they_draw(store: JobStore) -> 
     assert model["versions"] == {"1": "a" * 32, "2": "b" * 32} and model["num_classes"] == 10
     assert store.list_models()[0]["name"] == "digits-store"
     assert store.get_model("no-such-model") is None
+
+
+def _running_at(store: JobStore, checkpoint_step: int, job_id: str | None = None) -> str:
+    job_id = job_id or store.create(SPEC).id
+    store.transition(job_id, "running", attempts=1)
+    store.update(job_id, progress={"step": checkpoint_step + 7, "checkpoint_step": checkpoint_step})
+    return job_id
+
+
+def test_a_running_job_without_its_lease_is_reclaimed_once(store: JobStore) -> None:
+    held, lapsed = _running_at(store, 100), _running_at(store, 100)
+    store.acquire_lock(held, "alive", 30)
+    orphans = store.running_without_lock()
+    assert lapsed in orphans and held not in orphans
+    assert store.reclaim(lapsed, max_losses=3) == "queued"
+    assert store.reclaim(lapsed, max_losses=3) is None  # a second reaper finds nothing to do
+    assert store.reclaim(held, max_losses=3) is None  # its worker is alive
+    job = store.get(lapsed)
+    assert job.state == "queued" and job.started_at is not None
+    assert job.losses is not None and job.losses["count"] == 1 and job.losses["strikes"] == 1
+    again = store.transition(lapsed, "running", attempts=2)
+    assert again.started_at == job.started_at  # a resumed job keeps when it first started
+
+
+def test_deaths_without_a_new_checkpoint_fail_the_job_at_the_limit(store: JobStore) -> None:
+    job_id = _running_at(store, 100)
+    assert store.reclaim(job_id, max_losses=3) == "queued"
+    _running_at(store, 200, job_id)  # a new checkpoint since: strikes start again
+    assert store.reclaim(job_id, max_losses=3) == "queued"
+    assert store.get(job_id).losses["strikes"] == 1  # type: ignore[index]
+    _running_at(store, 200, job_id)
+    assert store.reclaim(job_id, max_losses=3) == "queued"
+    _running_at(store, 200, job_id)
+    assert store.reclaim(job_id, max_losses=3) == "failed"
+    job = store.get(job_id)
+    assert job.error is not None and job.error["code"] == "worker_lost"
+    assert "3 times" in job.error["message"] and job.losses["count"] == 4  # type: ignore[index]
+
+
+def test_an_owner_may_have_so_many_jobs_queued_or_running(store: JobStore) -> None:
+    owner = "f" * 16
+    first = store.create(SPEC, owner=owner, max_active=2)
+    store.create(SPEC, owner=owner, max_active=2)
+    with pytest.raises(TooManyJobs, match="2 jobs"):
+        store.create(SPEC, owner=owner, max_active=2)
+    store.create(SPEC, owner="e" * 16, max_active=2)  # another key has its own count
+    store.transition(first.id, "running")
+    with pytest.raises(TooManyJobs):  # running counts too
+        store.create(SPEC, owner=owner, max_active=2)
+    store.transition(first.id, "succeeded")
+    assert store.create(SPEC, owner=owner, max_active=2).owner == owner

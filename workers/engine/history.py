@@ -61,6 +61,30 @@ class LossHistory:
             g_calls=int(data["g_calls"]),
         )
 
+    def counts(self) -> dict[str, int]:
+        """Everything but the loss values: what a checkpoint keeps beside the loss files."""
+        self.flush()
+        return {
+            "record_every": self.record_every,
+            "d_calls": self.d_calls,
+            "g_calls": self.g_calls,
+            "d_loss_length": len(self.d_loss),
+            "g_loss_length": len(self.g_loss),
+        }
+
+    @classmethod
+    def from_counts(
+        cls, counts: dict[str, int], d_loss: list[float], g_loss: list[float]
+    ) -> LossHistory:
+        """The history ``counts`` describes, with its loss values read back."""
+        return cls(
+            record_every=int(counts["record_every"]),
+            d_loss=d_loss,
+            g_loss=g_loss,
+            d_calls=int(counts["d_calls"]),
+            g_calls=int(counts["g_calls"]),
+        )
+
 
 def _tail_mean(values: list[float], fraction: float) -> float | None:
     if not values:

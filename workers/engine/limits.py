@@ -1,6 +1,6 @@
 """What one generation request may ask for: the numbers the gateway, the request contract and the
-TorchServe handler share. Plain constants that import nothing, so the file is packed into every
-archive as it is and the gateway reads it without torch.
+TorchServe handler share; and the default ceiling on one job's steps. Plain constants that import
+nothing, so the file is packed into every archive as it is and the gateway reads it without torch.
 """
 
 MAX_SEED = 2**31 - 1  # a seed is 0..MAX_SEED; image i of a request uses seed + i
@@ -10,3 +10,4 @@ MIN_STEPS = 2  # interpolation frames, both ends included
 MAX_STEPS = 64
 DEFAULT_STEPS = 12  # the book's 12 frames (k/11)
 ARITHMETIC_IMAGES = 4  # seed arithmetic draws a, b, a + b, a - b
+DEFAULT_MAX_TOTAL_STEPS = 5_000_000  # optimizer steps per job (GANFOUNDRY_MAX_TOTAL_STEPS)

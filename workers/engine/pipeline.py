@@ -41,14 +41,21 @@ def run_job(
     should_stop: StopFn | None = None,
     dry_run: bool = False,
     with_evaluation: bool = True,
+    *,
+    checkpoint_min_s: float = 0.0,
 ) -> JobOutcome:
-    """Train ``spec`` into ``run_dir`` and, unless stopped, write every output."""
+    """Train ``spec`` into ``run_dir`` and, unless stopped, write every output.
+
+    ``checkpoint_min_s``: at least this many seconds between periodic checkpoints (see ``train``).
+    """
     family = get_family(spec.model)
     if dry_run:  # one real step on fake data: checks the wiring, not the data
         training = spec.training.model_copy(update={"max_steps": 1, "preflight": False})
         spec = spec.model_copy(update={"training": training})
     dataset = fake_dataset(family, 64, spec.training.seed) if dry_run else None
-    result = train(spec, run_dir, on_progress, should_stop, dataset=dataset)
+    result = train(
+        spec, run_dir, on_progress, should_stop, dataset=dataset, checkpoint_min_s=checkpoint_min_s
+    )
     if result.status != "completed":
         return JobOutcome(result.status, run_dir)
     evaluator = None

@@ -2,15 +2,15 @@
 
 ``train(spec, run_dir, on_progress, should_stop)`` is a plain function: a CLI, a Celery task and a
 test all drive it the same way. It resumes from the newest checkpoint in ``run_dir``.
+The plan (the spec with its defaults resolved) lives in ``workers.engine.plan``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,47 +19,15 @@ import torch
 from workers.engine import checkpoint, preflight
 from workers.engine.data import load_dataset
 from workers.engine.datasets import Dataset, Split, as_float
-from workers.engine.families import Family, OptimizerChoice, get_family
+from workers.engine.families import OptimizerChoice, get_family
 from workers.engine.history import LossHistory
 from workers.engine.memory import dataset_home
-from workers.engine.runtime import Runtime, choose_runtime, configure_threads
+from workers.engine.plan import Plan, make_plan
+from workers.engine.runtime import configure_threads
 from workers.engine.steps import GanParts, StepStats, batched_step, book_step
 from workers.spec import JobSpec
 
 PROGRESS_UPDATES = 500  # about this many progress calls per run
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The spec with every default resolved: what the run really does."""
-
-    family: Family
-    mode: str
-    batch_size: int
-    epochs: int
-    steps_per_epoch: int
-    total_steps: int
-    optimizer: OptimizerChoice
-    seed: int
-    checkpoint_every: int
-    record_every: int
-    runtime: Runtime
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "model": self.family.name,
-            "mode": self.mode,
-            "batch_size": self.batch_size,
-            "epochs": self.epochs,
-            "steps_per_epoch": self.steps_per_epoch,
-            "total_steps": self.total_steps,
-            "optimizer": asdict(self.optimizer),
-            "seed": self.seed,
-            "checkpoint_every": self.checkpoint_every,
-            "device": str(self.runtime.device),
-            "precision": self.runtime.precision,
-            "torch_threads": torch.get_num_threads(),
-        }
 
 
 @dataclass(frozen=True)
@@ -74,6 +42,7 @@ class Progress:
     d_fake: float
     samples_per_s: float
     eta_s: float
+    checkpoint_step: int  # the newest checkpoint on disk: where a restart resumes from
 
 
 @dataclass
@@ -91,36 +60,6 @@ class TrainResult:
 
 ProgressFn = Callable[[Progress], None]
 StopFn = Callable[[], bool]
-
-
-def make_plan(spec: JobSpec, train_size: int) -> Plan:
-    """Resolve the family's defaults for the chosen mode."""
-    family = get_family(spec.model)
-    training = spec.training
-    book = training.mode == "book"
-    batch = 1 if book else min(training.batch_size or family.batched_batch_size, train_size)
-    if book and training.batch_size not in (None, 1):
-        raise ValueError("training.batch_size: book mode trains on one sample at a time; use 1")
-    base = family.book_optimizer if book else family.batched_optimizer
-    optimizer = OptimizerChoice(base.kind, training.lr or base.lr, base.betas)
-    epochs = training.epochs or (family.book_epochs if book else family.batched_epochs)
-    steps_per_epoch = max(1, train_size // batch)
-    total = epochs * steps_per_epoch
-    if training.max_steps is not None:
-        total = min(total, training.max_steps)
-    return Plan(
-        family=family,
-        mode=training.mode,
-        batch_size=batch,
-        epochs=math.ceil(total / steps_per_epoch),
-        steps_per_epoch=steps_per_epoch,
-        total_steps=total,
-        optimizer=optimizer,
-        seed=training.seed,
-        checkpoint_every=training.checkpoint_every or max(100, total // 20),
-        record_every=10 if book else 1,
-        runtime=choose_runtime(training.device, training.precision, training.mode),
-    )
 
 
 def build_parts(plan: Plan) -> GanParts:
@@ -206,17 +145,28 @@ def train(
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     dataset: Dataset | None = None,
+    *,
+    checkpoint_min_s: float = 0.0,
 ) -> TrainResult:
-    """Train ``spec`` into ``run_dir``, resuming from its newest checkpoint if there is one."""
-    return run(prepare(spec, run_dir, dataset), on_progress, should_stop)
+    """Train ``spec`` into ``run_dir``, resuming from its newest checkpoint if there is one.
+
+    ``checkpoint_min_s`` skips a periodic checkpoint that would come sooner than this many seconds
+    after the last one; the final and the stop checkpoints are always written.
+    """
+    session = prepare(spec, run_dir, dataset)
+    return run(session, on_progress, should_stop, checkpoint_min_s=checkpoint_min_s)
 
 
 def run(
-    session: Session, on_progress: ProgressFn | None = None, should_stop: StopFn | None = None
+    session: Session,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    *,
+    checkpoint_min_s: float = 0.0,
 ) -> TrainResult:
     """Train a prepared session to its last step, or until ``should_stop`` says so."""
     began = time.perf_counter()
-    status = _loop(session, on_progress, should_stop)
+    status = _loop(session, on_progress, should_stop, _Checkpoints(session, checkpoint_min_s))
     session.history.flush()
     return TrainResult(
         status=status,
@@ -238,7 +188,12 @@ def run_preflight(parts: GanParts, data: Split) -> dict[str, Any]:
     }
 
 
-def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn | None) -> str:
+def _loop(
+    session: Session,
+    on_progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    checkpoints: _Checkpoints,
+) -> str:
     plan, parts, history, data = session.plan, session.parts, session.history, session.dataset.train
     device = plan.runtime.device
     home = dataset_home(data.images.nbytes, device)  # the device, unless the data is too big there
@@ -254,7 +209,7 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
     parts.discriminator.train()
     for step in range(session.start, plan.total_steps):
         if should_stop is not None and should_stop():
-            _save(session, step)
+            checkpoints.save(step)
             return "stopped"
         epoch, index = divmod(step, plan.steps_per_epoch)
         if epoch != order_epoch:
@@ -264,17 +219,33 @@ def _loop(session: Session, on_progress: ProgressFn | None, should_stop: StopFn 
         label = None if labels is None else labels[batch].to(device, non_blocking=True)
         stats = step_fn(parts, history, real, label)
         done = step + 1
-        if done % plan.checkpoint_every == 0 or done == plan.total_steps:
-            _save(session, done)
+        if done == plan.total_steps or checkpoints.due(done):
+            checkpoints.save(done)
         first = step == session.start  # report at once, so a watcher sees training began
         if on_progress is not None and (first or done % every == 0 or done == plan.total_steps):
-            on_progress(_progress(plan, history, stats, done, clock))
+            on_progress(_progress(plan, history, stats, done, clock, checkpoints.step))
     return "completed"
 
 
-def _save(session: Session, step: int) -> None:
-    folder = session.run_dir / "checkpoints"
-    checkpoint.save_checkpoint(folder, session.parts, session.history, step, session.spec_dict)
+class _Checkpoints:
+    """Writes the session's checkpoints, at most one per ``min_s`` seconds on the periodic steps."""
+
+    def __init__(self, session: Session, min_s: float) -> None:
+        self.session = session
+        self.min_s = min_s
+        self.step = session.start  # the newest checkpoint on disk (or the start, when none)
+        self.written = time.perf_counter()  # training began or resumed: as good as a checkpoint
+
+    def due(self, done: int) -> bool:
+        """Whether ``done`` is a checkpoint step and enough time passed since the last one."""
+        periodic = done % self.session.plan.checkpoint_every == 0
+        return periodic and time.perf_counter() - self.written >= self.min_s
+
+    def save(self, step: int) -> None:
+        session = self.session
+        folder = session.run_dir / "checkpoints"
+        checkpoint.save_checkpoint(folder, session.parts, session.history, step, session.spec_dict)
+        self.step, self.written = step, time.perf_counter()
 
 
 class _Clock:
@@ -292,7 +263,12 @@ class _Clock:
 
 
 def _progress(
-    plan: Plan, history: LossHistory, stats: StepStats, done: int, clock: _Clock
+    plan: Plan,
+    history: LossHistory,
+    stats: StepStats,
+    done: int,
+    clock: _Clock,
+    checkpoint_step: int,
 ) -> Progress:
     history.flush()
     samples_per_s, eta = clock.rates(done, plan.total_steps, plan.batch_size)
@@ -307,6 +283,7 @@ def _progress(
         d_fake=float(stats.d_fake),
         samples_per_s=samples_per_s,
         eta_s=eta,
+        checkpoint_step=checkpoint_step,
     )
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from workers.engine import preflight, trainer
-from workers.engine.checkpoint import CheckpointError, latest_checkpoint
+from workers.engine import preflight
+from workers.engine.checkpoint import D_LOSS_FILE, G_LOSS_FILE, CheckpointError, latest_checkpoint
 from workers.engine.data import fake_dataset
 from workers.engine.families import get_family
 from workers.engine.generation import generate
@@ -55,12 +55,25 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) -> N
 
     first = train(spec, tmp_path / "split", should_stop=stop_at_23)
     assert first.status == "stopped" and first.steps == 23
-    assert latest_checkpoint(tmp_path / "split" / "checkpoints").name == "step-0000000023.pt"
-    second = train(spec, tmp_path / "split")
+    folder = tmp_path / "split" / "checkpoints"
+    assert latest_checkpoint(folder).name == "step-0000000023.pt"
+    # as if a worker died between appending losses and renaming the next checkpoint
+    for name in (D_LOSS_FILE, G_LOSS_FILE):
+        with (folder / name).open("ab") as file:
+            file.write(torch.full((5,), 99.0).numpy().tobytes())
+    updates: list[Progress] = []
+    second = train(spec, tmp_path / "split", on_progress=updates.append)
     assert second.status == "completed" and second.resumed_from == 23
+    # the resume point: 23 until the checkpoint at step 30 is written, then 30, then 40
+    reported = {u.step: u.checkpoint_step for u in updates}
+    assert [reported[step] for step in (24, 29, 30, 39, 40)] == [23, 23, 30, 30, 40]
     assert second.steps == whole.steps == 40
     assert second.history.d_loss == whole.history.d_loss
     assert second.history.g_loss == whole.history.g_loss
+    # the history read back from the loss files is the one kept in memory, to the bit
+    again = train(spec, tmp_path / "split")
+    assert again.resumed_from == 40 and again.history.d_loss == whole.history.d_loss
+    assert again.history.g_loss == whole.history.g_loss
     for (name, a), (_, b) in zip(
         whole.parts.generator.state_dict().items(),
         second.parts.generator.state_dict().items(),
@@ -98,6 +111,23 @@ def test_progress_reports_every_field(tmp_path: Path) -> None:
     assert last.samples_per_s > 0 and last.eta_s == 0
 
 
+def test_a_checkpoint_floor_in_seconds_leaves_only_the_final_checkpoint(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN)  # 40 steps, a checkpoint every 10
+    updates: list[Progress] = []
+    train(spec, tmp_path, on_progress=updates.append, checkpoint_min_s=3600)
+    assert [path.name for path in checkpoint_steps(tmp_path)] == ["step-0000000040.pt"]
+    assert {u.checkpoint_step for u in updates if u.step < 40} == {0}
+    assert updates[-1].checkpoint_step == 40
+
+
+def test_a_stop_writes_a_checkpoint_despite_the_floor(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN)
+    calls = iter(range(100))
+    result = train(spec, tmp_path, should_stop=lambda: next(calls) >= 15, checkpoint_min_s=3600)
+    assert result.status == "stopped"
+    assert [path.name for path in checkpoint_steps(tmp_path)] == ["step-0000000015.pt"]
+
+
 def test_stop_is_checked_every_step(tmp_path: Path) -> None:
     spec = JobSpec.model_validate(SMALL_CGAN)
     result = train(spec, tmp_path, should_stop=lambda: True)
@@ -113,9 +143,9 @@ def test_plan_is_written_beside_the_outputs(tmp_path: Path) -> None:
 
 
 def test_book_mode_refuses_a_batch_size(tmp_path: Path) -> None:
-    spec = JobSpec(model="mnist-gan", training={"mode": "book", "batch_size": 32})
+    # refused by the spec itself or, failing that, by the plan (a ValidationError is a ValueError)
     with pytest.raises(ValueError, match="book mode"):
-        train(spec, tmp_path)
+        train(JobSpec(model="mnist-gan", training={"mode": "book", "batch_size": 32}), tmp_path)
 
 
 def test_preflight_stops_a_job_whose_data_is_noise(tmp_path: Path) -> None:
@@ -168,7 +198,7 @@ def test_a_run_resumes_where_auto_picks_another_precision(tmp_path: Path, monkey
     first = train(spec, tmp_path, should_stop=lambda: next(calls) >= 3)  # stops after 3 steps
     assert first.status == "stopped" and first.parts.noise.device.type == "cpu"
     monkeypatch.setattr(
-        trainer, "choose_runtime", lambda *_: Runtime(torch.device("cpu"), torch.float16)
+        "workers.engine.plan.choose_runtime", lambda *_: Runtime(torch.device("cpu"), torch.float16)
     )
     second = train(spec, tmp_path)
     assert second.status == "completed" and second.resumed_from == first.steps
