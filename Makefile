@@ -56,6 +56,7 @@ bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/hdf5_read.py
 	$(BIN)/python bench/celeba_train.py
 	$(BIN)/python bench/recovery.py
+	$(BIN)/python bench/serving_recovery.py
 
 train: setup ## Train SPEC (a job spec file) locally into RUN
 	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)

@@ -73,9 +73,12 @@ class TorchServeClient:
         name: str | None = None,
         initial_workers: int = 1,
         timeout_s: float = 180.0,
+        wait: bool = True,
     ) -> dict[str, Any]:
-        """Register an archive (a file name in the model store, or a URL) and wait for its workers."""
-        query = {"url": archive, "initial_workers": initial_workers, "synchronous": "true"}
+        """Register an archive (a file name in the model store, or a URL); with ``wait``, until its
+        workers are up (without, TorchServe starts them meanwhile: see ``describe``)."""
+        synchronous = "true" if wait else "false"
+        query = {"url": archive, "initial_workers": initial_workers, "synchronous": synchronous}
         if name:
             query["model_name"] = name
         path = "/models?" + urllib.parse.urlencode(query)

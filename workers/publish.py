@@ -7,7 +7,8 @@ a stopping worker hands the job back rather than waiting on (training is never r
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +26,8 @@ from model_archive.client import TorchServeClient, TorchServeError, TorchServeUn
 from workers.engine.families import get_family
 from workers.engine.pipeline import JobOutcome
 from workers.failures import HandBack, JobFailure
-from workers.records import ModelMeta
+from workers.reconciler import file_sha256
+from workers.records import Archive, ModelMeta
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import JobStore
@@ -48,7 +50,8 @@ def serve(
     def retried(call: Callable[[], T]) -> T:
         return _retry(call, settings, store, job_id, stopping)
 
-    version = retried(lambda: next_version(client, name))
+    recorded = (store.get_model(name) or {}).get("versions", {})
+    version = retried(lambda: next_version(client, name, recorded))
     try:
         mar = build_archive(
             Path(outcome.artifacts["generator"]), name, version, settings.model_store
@@ -57,7 +60,8 @@ def serve(
         raise JobFailure("archive_failed", str(error)) from None
     retried(lambda: client.register(mar.name, name))
     retried(lambda: client.set_default(name, version))
-    store.record_model(name, version, job_id, model_meta(spec))
+    archive = Archive(file=mar.name, sha256=file_sha256(mar), created_at=time.time())
+    store.record_model(name, version, job_id, model_meta(spec), archive)
     return {"name": name, "version": version, "archive": str(mar)}
 
 
@@ -73,14 +77,16 @@ def model_meta(spec: JobSpec) -> ModelMeta:
     )
 
 
-def next_version(client: TorchServeClient, name: str) -> str:
+def next_version(client: TorchServeClient, name: str, recorded: Iterable[str] = ()) -> str:
+    """One past the highest version TorchServe or the record knows (a restarted TorchServe may
+    not have them all back yet)."""
     try:
         versions = [d["modelVersion"] for d in client.describe(name)]
     except TorchServeError as error:
-        if error.status == 404 and not isinstance(error, TorchServeUnavailable):
-            return "1"
-        raise
-    numbers = [int(float(v)) for v in versions if v.replace(".", "", 1).isdigit()]
+        if error.status != 404 or isinstance(error, TorchServeUnavailable):
+            raise
+        versions = []
+    numbers = [int(float(v)) for v in [*versions, *recorded] if v.replace(".", "", 1).isdigit()]
     return str(max(numbers, default=0) + 1)
 
 

@@ -57,12 +57,30 @@ class ModelMeta(BaseModel):
     output_shape: list[int]
 
 
+class Archive(BaseModel):
+    """A version's ``.mar`` in the model store, as it was when recorded."""
+
+    file: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}\.v[0-9.]+\.mar$")  # a name, never a path
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    created_at: float
+
+
+class ServingState(BaseModel):
+    """How serving a version stands: loading, ready, or unavailable (and why)."""
+
+    state: Literal["loading", "ready", "unavailable"]
+    reason: str | None = None
+    at: float
+
+
 class ServedModel(ModelMeta):
-    """A served name: its versions (version → id of the job that trained it) and the default."""
+    """A served name: its versions (version → id of the job that trained it), the default, and
+    each version's serving state."""
 
     name: str
     default_version: str
     versions: dict[str, str]
+    serving: dict[str, ServingState] = Field(default_factory=dict)
 
 
 def encode(values: dict[str, Any]) -> dict[str, str]:

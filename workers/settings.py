@@ -80,6 +80,7 @@ class WorkerSettings(JobLimits):
     # reapers (one thread in every worker, every reap_interval_s) hand the job to the next worker
     heartbeat_s: float = Field(10.0, gt=0)
     reap_interval_s: float = Field(2.0, gt=0)
+    reconcile_interval_s: float = Field(2.0, gt=0)  # TorchServe checked against the record
     max_worker_losses: int = Field(3, ge=1)  # deaths without a new checkpoint before it fails
     checkpoint_min_s: float = Field(5.0, ge=0)  # at most one checkpoint per this many seconds
     register_attempts: int = Field(20, ge=1)  # TorchServe tries: about 7.5 min with the backoff

@@ -21,7 +21,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from workers.records import FINAL, STATES, Job, JobState, ModelMeta, ServedModel, decode, encode
+from workers.catalog import PREFIX, ModelCatalog
+from workers.records import FINAL, STATES, Job, JobState, decode, encode
 from workers.spec import JobSpec
 
 __all__ = ["FINAL", "STATES", "InvalidTransition", "Job", "JobNotFound", "JobStore"]
@@ -34,7 +35,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 OUTAGE_BACKOFF_S = 1.0  # the longest wait between two tries while Redis is away
-PREFIX = "gf:"
 
 RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -71,11 +71,11 @@ def valid_job_id(job_id: str) -> bool:
     return bool(JOB_ID.match(job_id))
 
 
-class JobStore:
+class JobStore(ModelCatalog):
     """Job records in Redis. Every write that changes state is a checked transaction."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self.redis: Any = client  # decode_responses=True: str in, str out (the stubs say bytes)
+        self.redis = client  # decode_responses=True: str in, str out (the stubs say bytes)
 
     @classmethod
     def from_url(cls, url: str, timeout_s: float = 5.0, outage_s: float = 0.0) -> JobStore:
@@ -269,35 +269,6 @@ class JobStore:
         result: JobState | None = self.redis.transaction(take, key, lock, value_from_callable=True)
         return result
 
-    # ---- served models: what the gateway tells users about each name -------------------------
-
-    def record_model(
-        self, name: str, version: str, job_id: str, meta: ModelMeta | dict[str, Any]
-    ) -> None:
-        """Remember a registered version (the new default) and what its generator draws."""
-        key = f"{PREFIX}model:{name}"
-        checked = ModelMeta.model_validate(meta).model_dump(mode="json")
-        record = {"name": name, "default_version": version, **checked}
-        with self.redis.pipeline() as pipe:
-            pipe.hset(key, mapping=encode(record))
-            pipe.hset(key + ":versions", mapping=encode({version: job_id}))
-            pipe.zadd(PREFIX + "models", {name: time.time()})
-            pipe.execute()
-
-    def get_model(self, name: str) -> dict[str, Any] | None:
-        key = f"{PREFIX}model:{name}"
-        raw = self.redis.hgetall(key)
-        if not raw:
-            return None
-        versions = decode(self.redis.hgetall(key + ":versions"))
-        ordered = dict(sorted(versions.items(), key=lambda item: _version_key(item[0])))
-        return ServedModel.model_validate(decode(raw) | {"versions": ordered}).model_dump()
-
-    def list_models(self) -> list[dict[str, Any]]:
-        """Every served name, most recently trained first."""
-        names = self.redis.zrevrange(PREFIX + "models", 0, -1)
-        return [model for name in names if (model := self.get_model(name)) is not None]
-
     def ping(self) -> bool:
         try:
             return bool(self.redis.ping())
@@ -314,7 +285,3 @@ class JobStore:
 
     def _lock(self, job_id: str) -> str:
         return self._key(job_id) + ":lock"
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))

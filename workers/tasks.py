@@ -1,6 +1,7 @@
 """The training task: a thin wrapper that maps Celery onto ``run_training_job``.
 
-Each worker process also runs a reaper (see ``workers.reaper``) from its start, and turns the
+Each worker process also runs a reaper (``workers.reaper``) and a reconciler
+(``workers.reconciler``) from its start, and turns the
 start of a warm shutdown (SIGTERM) into ``STOPPING``: the running job writes a checkpoint at its
 next step and goes back to the queue, so the worker exits within seconds and no step is lost.
 """
@@ -15,8 +16,10 @@ import threading
 from celery import Celery, Task
 from celery.signals import worker_ready, worker_shutting_down
 
+from model_archive.client import TorchServeClient
 from workers.celery_app import TRAIN_TASK, send_training_job
 from workers.reaper import Reaper
+from workers.reconciler import Reconciler
 from workers.settings import WorkerSettings
 from workers.store import JobStore
 
@@ -34,6 +37,10 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
         send_training_job(app, job_id)
 
     reaper = Reaper(store, requeue, settings.max_worker_losses, settings.reap_interval_s)
+    client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
+    reconciler = Reconciler(
+        store, client, settings.model_store, worker, settings.reconcile_interval_s
+    )
 
     @app.task(name=TRAIN_TASK, bind=True, acks_late=True)
     def train_job(self: Task, job_id: str) -> str:
@@ -51,9 +58,11 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
         from workers.runner import warm_up
 
         reaper.start()
+        reconciler.start()
         warm_up()
 
     @worker_shutting_down.connect(weak=False)
     def _stop(**_: object) -> None:
         STOPPING.set()
         reaper.stop()
+        reconciler.stop()

@@ -95,23 +95,36 @@ def _generate(name: str, body: Any, version: str | None) -> Response:
             "not_found",
             f"model {name} has no version {version!r}; it has {', '.join(model['versions'])}",
         )
+    wanted = version or model["default_version"]
+    serving = model.get("serving", {}).get(wanted)
+    if serving is not None and serving["state"] != "ready":  # loading: TorchServe would hold it
+        services().model_cache.pop(name, None)  # read the state afresh until it is ready
+        raise _not_ready(wanted, serving)
     answer = services().torchserve.infer(name, checked.payload(), version=version, check=False)
     if answer.status != 200:
-        raise _refusal(answer)
+        raise _refusal(answer, model, wanted)
     content_type = (
         "image/png" if answer.content_type.startswith("image/png") else "application/json"
     )
     return Response(answer.body, status=200, mimetype=content_type)
 
 
-def _refusal(answer: ModelServerAnswer) -> ApiError:
+def _refusal(answer: ModelServerAnswer, model: dict[str, Any], version: str) -> ApiError:
     """The model server's no as the gateway's: its 400 is the caller's 422, whatever its body."""
     if answer.status == 400:
         detail, fields = _said(answer)
         return ApiError(422, "invalid_request", detail, fields)
     if answer.status in (404, 503):  # not registered yet, or no worker up: the reconciler is on it
-        return ApiError(503, "model_not_ready", "the model is not ready yet; try again shortly")
+        return _not_ready(version, model.get("serving", {}).get(version))
     return ApiError(502, "model_server_error", f"the model server answered {answer.status}")
+
+
+def _not_ready(version: str, serving: dict[str, Any] | None) -> ApiError:
+    """503 with Retry-After, saying what the record knows of the version's state."""
+    state = (serving or {}).get("state", "not ready")
+    why = f": {serving['reason']}" if serving and serving.get("reason") else ""
+    detail = f"version {version} is {state}{why}; try again shortly"
+    return ApiError(503, "model_not_ready", detail)
 
 
 def _said(answer: ModelServerAnswer) -> tuple[str, dict[str, str] | None]:

@@ -58,6 +58,10 @@ RUNS = {  # script: (tiny arguments, the keys its issue asked for and more)
         ["--kills", "1"],
         ["resume_after_kill_s", "steps_lost_max", "graceful_stop_s"],
     ),
+    "serving_recovery.py": (
+        ["--models", "1"],
+        ["recover_all_s", "non_503_errors"],
+    ),
     "time_to_quality.py": (
         ["--book-budget", "1", "--epochs", "1", "--every", "1"],
         [

@@ -1,0 +1,98 @@
+"""TorchServe SIGKILLed and started again: the record in Redis brings every model back.
+
+A real TorchServe, a real Redis, the gateway in-process over the real TorchServe client, and the
+reconciler as the workers run it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from model_archive.builder import build_archive
+from model_archive.client import TorchServeClient
+from services.app import create_app
+from services.stack.redis import RedisProcess
+from services.stack.torchserve import config_on_free_ports, start_torchserve
+from tests.services.conftest import AUTH, settings_for
+from workers.publish import model_meta
+from workers.reconciler import file_sha256, reconcile
+from workers.records import Archive
+from workers.spec import JobSpec
+from workers.store import JobStore
+
+BODY = {"n": 3, "label": 4, "seed": 99, "format": "grid"}
+
+
+def _serve(
+    store: JobStore, client: TorchServeClient, artifact: Path, store_dir: Path, name: str
+) -> None:
+    """What a worker does at the end of a job: archive, register, record."""
+    mar = build_archive(artifact, name, "1", store_dir)
+    client.register(mar.name, name)
+    archive = Archive(file=mar.name, sha256=file_sha256(mar), created_at=time.time())
+    store.record_model(name, "1", "a" * 32, model_meta(JobSpec(model="mnist-cgan")), archive)
+
+
+def _kill(pid: int) -> None:
+    members = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    os.killpg(pid, signal.SIGKILL)
+    psutil.wait_procs(members, timeout=10)
+
+
+def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
+    tmp_path: Path, jobs_redis: RedisProcess, cgan_artifact: Path
+) -> None:
+    url = jobs_redis.url.rsplit("/", 1)[0] + "/3"
+    store = JobStore.from_url(url)
+    store.redis.flushdb()
+    config = config_on_free_ports(tmp_path / "store")
+    server = start_torchserve(tmp_path / "server", config)
+    client = server.client
+    try:
+        for name in ("alpha", "beta", "gamma"):
+            _serve(store, client, cgan_artifact, config.model_store, name)
+        before = {name: client.infer(name, BODY).body for name in ("alpha", "beta")}
+        gateway = create_app(
+            settings_for(url, tmp_path).model_copy(
+                update={"torchserve_inference_url": config.inference_url}
+            ),
+            store=store,
+            torchserve=TorchServeClient(config.inference_url, config.management_url, timeout_s=5),
+            send_job=lambda _: None,
+        ).test_client()
+        (config.model_store / "gamma.v1.mar").write_bytes(b"not the archive that was recorded")
+
+        _kill(server.pid)
+        for name in ("alpha", "beta"):
+            asked = time.monotonic()
+            answer = gateway.post(f"/v1/models/{name}/generate", json=BODY, headers=AUTH)
+            assert answer.status_code == 503 and time.monotonic() - asked < 1
+            assert int(answer.headers["Retry-After"]) > 0
+        reconcile(store, client, config.model_store)
+        assert store.serving_of("alpha", "1").state == "unavailable"  # type: ignore[union-attr]
+
+        server = start_torchserve(tmp_path / "server", config)  # empty: --ncs, no models
+        done = reconcile(store, client, config.model_store)
+        assert done == {"alpha/1": "registering", "beta/1": "registering", "gamma/1": "refused"}
+        deadline = time.monotonic() + 60
+        while store.serving_of("alpha", "1").state != "ready" or (  # type: ignore[union-attr]
+            store.serving_of("beta", "1").state != "ready"  # type: ignore[union-attr]
+        ):
+            assert time.monotonic() < deadline, store.get_model("alpha")
+            time.sleep(0.5)
+            reconcile(store, client, config.model_store)
+        for name in ("alpha", "beta"):
+            again = gateway.post(f"/v1/models/{name}/generate", json=BODY, headers=AUTH)
+            assert again.status_code == 200 and again.data == before[name]  # the same PNG bytes
+            assert store.get_model(name)["serving"]["1"]["state"] == "ready"  # type: ignore[index]
+        gamma = store.get_model("gamma")["serving"]["1"]  # type: ignore[index]
+        assert gamma["state"] == "unavailable" and "sha256 differs" in gamma["reason"]
+        assert "gamma" not in {m["modelName"] for m in client.list_models()}  # never registered
+        assert reconcile(store, client, config.model_store) == {"gamma/1": "refused"}  # settled
+    finally:
+        server.stop()
