@@ -55,7 +55,8 @@ def run_one(
         raise RuntimeError(f"job failed: {done.error}")
     served = answered_at(client, name)
     progress = done.progress or {}
-    client.unregister(name)  # keep one model worker alive at a time
+    store.forget_model(name)  # keep one model worker alive at a time: out of the record first,
+    client.unregister(name)  # so that the workers' reconciler does not serve it again
     return progress["first_step_at"] - enqueued, served - progress["last_step_at"]
 
 

@@ -23,10 +23,11 @@ RUN apt-get update \
         /var/lib/ganfoundry/data /var/lib/ganfoundry/model-store
 
 WORKDIR /src
-# The pinned dependencies first, read from pyproject.toml: a code change does not refetch torch.
-COPY pyproject.toml README.md ./
+# The dependencies first, read from pyproject.toml at the versions of requirements.lock (the same
+# as `make setup` installs): a code change does not refetch torch.
+COPY pyproject.toml README.md requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && pip install --no-cache-dir --constraint requirements.lock -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 COPY services/ services/
 COPY workers/ workers/

@@ -1,12 +1,14 @@
 """TorchServe's server configuration (config.properties), for local runs, tests and compose.
 
-Decisions: the model API is on (workers register models); token authorisation is off because
+Decisions: the model API is on (workers register models), but only archives in the model store
+may be registered (``allowed_urls``: never a download from a URL); token authorisation is off because
 TorchServe listens only where the gateway and the workers reach it (loopback locally, the compose
 network in docker) and the management port is never published; metrics in Prometheus format.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,7 @@ class ServerConfig:
                 f"grpc_management_port={self.grpc_management_port}",
                 f"model_store={self.model_store}",
                 "enable_model_api=true",
+                f"allowed_urls={self.allowed_urls}",
                 "disable_token_authorization=true",
                 "metrics_mode=prometheus",
                 f"max_request_size={MAX_REQUEST_BYTES}",
@@ -49,6 +52,14 @@ class ServerConfig:
                 "",
             ]
         )
+
+    @property
+    def allowed_urls(self) -> str:
+        """Only archives of the model store may be registered: no URL downloads (a register
+        call is code execution in TorchServe). As a regex in a .properties value (backslashes
+        doubled)."""
+        store = re.escape(str(self.model_store)).replace("\\", "\\\\")
+        return f"file://{store}/[a-z][a-z0-9-]*[.]v[0-9.]+[.]mar"
 
     @property
     def inference_url(self) -> str:

@@ -84,6 +84,14 @@ class ModelCatalog:
                 found.append(RecordedVersion(name, version, archive, version == default))
         return found
 
+    def forget_model(self, name: str) -> None:
+        """Drop a name and all its versions from the record: nothing brings it back any more."""
+        key = _key(name)
+        with self.redis.pipeline() as pipe:
+            pipe.zrem(PREFIX + "models", name)
+            pipe.delete(key, key + ":versions", key + ":archives", key + ":serving")
+            pipe.execute()
+
     def set_serving(self, name: str, version: str, state: str, reason: str | None = None) -> None:
         """What serving this version looks like now (the reconciler writes it)."""
         self.redis.hset(_key(name) + ":serving", version, encode({"s": _state(state, reason)})["s"])

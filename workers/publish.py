@@ -59,9 +59,10 @@ def serve(
     except ArchiveError as error:
         raise JobFailure("archive_failed", str(error)) from None
     retried(lambda: client.register(mar.name, name))
-    retried(lambda: client.set_default(name, version))
+    # recorded before it becomes TorchServe's default: a reconciler pass in between then agrees
     archive = Archive(file=mar.name, sha256=file_sha256(mar), created_at=time.time())
     store.record_model(name, version, job_id, model_meta(spec), archive)
+    retried(lambda: client.set_default(name, version))
     return {"name": name, "version": version, "archive": str(mar)}
 
 

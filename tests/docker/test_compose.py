@@ -313,3 +313,9 @@ def test_the_docker_lint_script_passes() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_worker_image_installs_the_locked_versions() -> None:
+    text = (DOCKER / "worker.Dockerfile").read_text()
+    assert "--constraint requirements.lock" in text
+    assert "!requirements.lock" in (DOCKER / "worker.Dockerfile.dockerignore").read_text()

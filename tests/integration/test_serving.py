@@ -129,3 +129,30 @@ def test_versions_scale_and_unregister(
     client.unregister(digits, "2")
     assert [d["modelVersion"] for d in client.describe(digits)] == ["1"]
     assert client.infer(digits, payload).status == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/evil.mar",
+        "https://example.invalid/digits.v9.mar",
+        "file:///etc/passwd",
+    ],
+)
+def test_only_archives_of_the_model_store_can_be_registered(
+    torchserve: TorchServeProcess, digits: str, url: str
+) -> None:
+    with pytest.raises(TorchServeError) as refused:
+        torchserve.client.register(url, "intruder", timeout_s=10)
+    assert refused.value.status in (400, 403, 404)
+    assert "intruder" not in {m["modelName"] for m in torchserve.client.list_models()}
+
+
+def test_a_valid_archive_outside_the_model_store_is_refused_by_allowed_urls(
+    torchserve: TorchServeProcess, digits: str, cgan_artifact: Path, tmp_path: Path
+) -> None:
+    elsewhere = build_archive(cgan_artifact, "intruder", "1", tmp_path / "elsewhere")
+    with pytest.raises(TorchServeError) as refused:  # TorchServe's default would load it
+        torchserve.client.register(f"file://{elsewhere}", "intruder", timeout_s=30)
+    assert "allowed" in refused.value.message.lower(), refused.value.message
+    assert "intruder" not in {m["modelName"] for m in torchserve.client.list_models()}

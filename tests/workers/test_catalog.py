@@ -51,3 +51,10 @@ def test_serving_states_are_written_and_read_back(store: JobStore) -> None:
 def test_an_archive_is_a_file_name_in_the_model_store_never_a_path(file: str) -> None:
     with pytest.raises(ValidationError):
         Archive(file=file, sha256="0" * 64, created_at=0.0)
+
+
+def test_a_forgotten_model_is_no_longer_recorded(store: JobStore) -> None:
+    store.record_model("cat-c", "1", "a" * 32, META, archive("cat-c", "1"))
+    store.forget_model("cat-c")
+    assert store.get_model("cat-c") is None
+    assert all(v.name != "cat-c" for v in store.recorded_versions())
