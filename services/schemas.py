@@ -116,6 +116,13 @@ class ModelPublic(ServedModel):
     output shape."""
 
 
+class DefaultVersion(BaseModel):
+    """Which version a name answers by default (roll back or forward)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(pattern=VERSION_PATTERN, description="a recorded version of the model")
+
+
 class ModelList(BaseModel):
     models: list[ModelPublic]
 

@@ -84,6 +84,23 @@ class ModelCatalog:
                 found.append(RecordedVersion(name, version, archive, version == default))
         return found
 
+    def set_default_version(self, name: str, version: str) -> bool:
+        """Make a recorded version the default (the reconciler then tells TorchServe); False
+        when the name has no such version."""
+        key = _key(name)
+
+        def switch(pipe: Any) -> bool:
+            if not pipe.exists(key) or not pipe.hexists(key + ":versions", version):
+                return False
+            pipe.multi()
+            pipe.hset(key, "default_version", encode({"v": version})["v"])
+            return True
+
+        changed: bool = self.redis.transaction(
+            switch, key, key + ":versions", value_from_callable=True
+        )
+        return changed
+
     def forget_model(self, name: str) -> None:
         """Drop a name and all its versions from the record: nothing brings it back any more."""
         key = _key(name)

@@ -15,6 +15,7 @@ from services.api import services, validate
 from services.auth import check_key, public_read
 from services.errors import ApiError, problems
 from services.schemas import (
+    DefaultVersion,
     GenerateQuery,
     Images,
     ModelList,
@@ -49,6 +50,34 @@ def listing() -> Response:
 )
 @public_read
 def read(path: ModelPath) -> Response:
+    return jsonify(_model(path.name))
+
+
+@models.put(
+    "/<name>/default",
+    summary="Make a version the default (roll back or forward); TorchServe follows in seconds",
+    responses={200: ModelPublic, **problems(400, 401, 404, 409, 415, 422, 503)},
+)
+def set_default(path: ModelPath, body: DefaultVersion) -> Response:
+    model = _model(path.name)
+    if body.version not in model["versions"]:
+        versions = ", ".join(model["versions"])
+        raise ApiError(
+            404,
+            "not_found",
+            f"model {path.name} has no version {body.version!r}; it has {versions}",
+        )
+    serving = model.get("serving", {}).get(body.version) or {}
+    if serving.get("state") == "unavailable":
+        raise ApiError(
+            409,
+            "conflict",
+            f"version {body.version} is unavailable ({serving.get('reason')}): it cannot be the "
+            "default; pick a ready version",
+        )
+    if not services().store.set_default_version(path.name, body.version):
+        raise ApiError(404, "not_found", f"model {path.name} was removed meanwhile")
+    services().model_cache.pop(path.name, None)
     return jsonify(_model(path.name))
 
 

@@ -96,3 +96,41 @@ def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
         assert reconcile(store, client, config.model_store) == {"gamma/1": "refused"}  # settled
     finally:
         server.stop()
+
+
+def test_a_rolled_back_default_reaches_torchserve_through_the_reconciler(
+    tmp_path: Path, jobs_redis: RedisProcess, cgan_artifact: Path
+) -> None:
+    from tests.model_archive.conftest import write_artifact
+
+    url = jobs_redis.url.rsplit("/", 1)[0] + "/4"
+    store = JobStore.from_url(url)
+    store.redis.flushdb()
+    config = config_on_free_ports(tmp_path / "store")
+    server = start_torchserve(tmp_path / "server", config)
+    client = server.client
+    try:
+        _serve(store, client, cgan_artifact, config.model_store, "delta")
+        newer = build_archive(
+            write_artifact(tmp_path / "v2", "mnist-cgan", seed=11), "delta", "2", config.model_store
+        )
+        client.register(newer.name, "delta")
+        archive = Archive(file=newer.name, sha256=file_sha256(newer), created_at=time.time())
+        store.record_model("delta", "2", "b" * 32, model_meta(JobSpec(model="mnist-cgan")), archive)
+        client.set_default("delta", "2")
+        first = client.infer("delta", BODY, version="1").body
+        assert client.infer("delta", BODY).body != first  # version 2 draws other digits
+        gateway = create_app(
+            settings_for(url, tmp_path),
+            store=store,
+            torchserve=TorchServeClient(config.inference_url, config.management_url),
+            send_job=lambda _: None,
+        ).test_client()
+        answer = gateway.put("/v1/models/delta/default", json={"version": "1"}, headers=AUTH)
+        assert answer.status_code == 200 and answer.json["default_version"] == "1"
+        reconcile(store, client, config.model_store)  # what the workers' reconciler does next
+        assert client.infer("delta", BODY).body == first  # TorchServe's default follows
+        again = gateway.post("/v1/models/delta/generate", json=BODY, headers=AUTH)
+        assert again.status_code == 200 and again.data == first
+    finally:
+        server.stop()

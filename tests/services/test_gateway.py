@@ -315,6 +315,40 @@ def test_models_list_and_describe(gateway: Gateway, digits: str) -> None:
     assert gateway.client.get("/v1/models/BAD..name", headers=AUTH).status_code == 404
 
 
+def test_roll_the_default_back_and_forward(gateway: Gateway, digits: str) -> None:
+    back = gateway.client.put("/v1/models/digits/default", json={"version": "1"}, headers=AUTH)
+    assert back.status_code == 200 and back.json["default_version"] == "1"
+    assert gateway.client.get("/v1/models/digits", headers=AUTH).json["default_version"] == "1"
+    forward = gateway.client.put("/v1/models/digits/default", json={"version": "2"}, headers=AUTH)
+    assert forward.json["default_version"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status"),
+    [
+        ("digits", {"version": "7"}, 404),
+        ("nothing", {"version": "1"}, 404),
+        ("digits", {"version": "../1"}, 422),
+        ("digits", {"version": 1}, 422),
+        ("digits", {}, 422),
+        ("digits", {"version": "1", "extra": True}, 422),
+    ],
+)
+def test_a_default_that_cannot_be_is_refused_and_nothing_changes(
+    gateway: Gateway, digits: str, name: str, body: dict, status: int
+) -> None:
+    answer = gateway.client.put(f"/v1/models/{name}/default", json=body, headers=AUTH)
+    assert answer.status_code == status and error_of(answer)["detail"]
+    assert gateway.store.get_model("digits")["default_version"] == "2"  # type: ignore[index]
+
+
+def test_an_unavailable_version_cannot_become_the_default(gateway: Gateway, digits: str) -> None:
+    gateway.store.set_serving("digits", "1", "unavailable", "its archive is missing")
+    answer = gateway.client.put("/v1/models/digits/default", json={"version": "1"}, headers=AUTH)
+    assert answer.status_code == 409 and "archive is missing" in error_of(answer)["detail"]
+    assert gateway.client.put("/v1/models/digits/default", json={"version": "1"}).status_code == 401
+
+
 def test_generate_json_and_png(gateway: Gateway, digits: str) -> None:
     response = gateway.client.post(
         "/v1/models/digits/generate", json={"n": 16, "label": 7, "seed": 3}, headers=AUTH
@@ -480,6 +514,7 @@ OPERATIONS = {
     ("get", "/v1/jobs/{job_id}/samples.png"): "jobs",
     ("get", "/v1/models"): "models",
     ("get", "/v1/models/{name}"): "models",
+    ("put", "/v1/models/{name}/default"): "models",
     ("post", "/v1/models/{name}/generate"): "models",
     ("get", "/v1/models/{name}/generate"): "models",
 }
