@@ -12,9 +12,9 @@ the broker's visibility timeout and finds the job finished or running elsewhere.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
+from workers.periodic import Periodic
 from workers.records import JobState
 from workers.store import JobStore
 
@@ -35,7 +35,7 @@ def reap(store: JobStore, requeue: Callable[[str], None], max_losses: int) -> di
     return reclaimed
 
 
-class Reaper:
+class Reaper(Periodic):
     """``reap`` every ``interval_s`` in a daemon thread, from the worker's start to its end."""
 
     def __init__(
@@ -46,21 +46,7 @@ class Reaper:
         interval_s: float,
     ) -> None:
         self.store, self.requeue, self.max_losses = store, requeue, max_losses
-        self.interval_s = interval_s
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="reaper", daemon=True)
+        super().__init__("reaper", self._pass, interval_s)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                reap(self.store, self.requeue, self.max_losses)
-            except Exception:  # Redis away: the next pass tries again
-                logger.warning("reaper pass failed", exc_info=True)
-            if self.stopped.wait(self.interval_s):
-                return
+    def _pass(self) -> None:
+        reap(self.store, self.requeue, self.max_losses)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from pathlib import Path
 
 from model_archive.client import TorchServeClient, TorchServeError, TorchServeUnavailable
 from workers.catalog import ModelCatalog, RecordedVersion
+from workers.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 LOCK = "gf:reconciler"
@@ -128,8 +128,9 @@ def _mark(
         catalog.set_serving(entry.name, entry.version, state, reason)
 
 
-class Reconciler:
-    """``reconcile`` every ``interval_s`` in a daemon thread, by whichever worker holds the lock."""
+class Reconciler(Periodic):
+    """``reconcile`` every ``interval_s`` in a daemon thread, by whichever worker holds the lock;
+    every LOADING_POLL_S while models load, so that each is marked ready soon after it is."""
 
     def __init__(
         self,
@@ -139,31 +140,22 @@ class Reconciler:
         owner: str,
         interval_s: float,
     ) -> None:
-        self.catalog, self.client, self.model_store = catalog, client, model_store
-        self.owner, self.interval_s = owner, interval_s
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+        self.catalog, self.client, self.model_store, self.owner = (
+            catalog,
+            client,
+            model_store,
+            owner,
+        )
+        super().__init__("reconciler", self._pass, interval_s)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-    def _run(self) -> None:
-        while True:
-            loading = False
-            try:
-                lease_ms = int(max(30.0, self.interval_s * 5) * 1000)
-                if self.catalog.redis.set(LOCK, self.owner, nx=True, px=lease_ms):
-                    try:
-                        done = reconcile(self.catalog, self.client, self.model_store)
-                        loading = any(what in ("registering", "loading") for what in done.values())
-                    finally:
-                        if self.catalog.redis.get(LOCK) == self.owner:
-                            self.catalog.redis.delete(LOCK)
-            except Exception:  # Redis or TorchServe away: the next pass tries again
-                logger.warning("reconciler pass failed", exc_info=True)
-            # while models load, look again soon: each is marked ready within LOADING_POLL_S
-            if self.stopped.wait(LOADING_POLL_S if loading else self.interval_s):
-                return
+    def _pass(self) -> float | None:
+        lease_ms = int(max(30.0, self.interval_s * 5) * 1000)
+        if not self.catalog.redis.set(LOCK, self.owner, nx=True, px=lease_ms):
+            return None  # another worker's turn
+        try:
+            done = reconcile(self.catalog, self.client, self.model_store)
+        finally:
+            if self.catalog.redis.get(LOCK) == self.owner:
+                self.catalog.redis.delete(LOCK)
+        loading = any(what in ("registering", "loading") for what in done.values())
+        return LOADING_POLL_S if loading else None

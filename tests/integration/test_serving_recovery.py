@@ -15,6 +15,7 @@ import psutil
 
 from model_archive.builder import build_archive
 from model_archive.client import TorchServeClient
+from model_archive.config import ServerConfig
 from services.app import create_app
 from services.stack.redis import RedisProcess
 from services.stack.torchserve import config_on_free_ports, start_torchserve
@@ -38,6 +39,14 @@ def _serve(
     store.record_model(name, "1", "a" * 32, model_meta(JobSpec(model="mnist-cgan")), archive)
 
 
+def _fresh(redis: RedisProcess, db: int, folder: Path) -> tuple[str, JobStore, ServerConfig]:
+    """An empty Redis database of the test's own, and a TorchServe config on free ports."""
+    url = redis.url.rsplit("/", 1)[0] + f"/{db}"
+    store = JobStore.from_url(url)
+    store.redis.flushdb()
+    return url, store, config_on_free_ports(folder / "store")
+
+
 def _kill(pid: int) -> None:
     members = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     os.killpg(pid, signal.SIGKILL)
@@ -47,10 +56,7 @@ def _kill(pid: int) -> None:
 def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
     tmp_path: Path, jobs_redis: RedisProcess, cgan_artifact: Path
 ) -> None:
-    url = jobs_redis.url.rsplit("/", 1)[0] + "/3"
-    store = JobStore.from_url(url)
-    store.redis.flushdb()
-    config = config_on_free_ports(tmp_path / "store")
+    url, store, config = _fresh(jobs_redis, 3, tmp_path)
     server = start_torchserve(tmp_path / "server", config)
     client = server.client
     try:
@@ -103,10 +109,7 @@ def test_a_rolled_back_default_reaches_torchserve_through_the_reconciler(
 ) -> None:
     from tests.model_archive.conftest import write_artifact
 
-    url = jobs_redis.url.rsplit("/", 1)[0] + "/4"
-    store = JobStore.from_url(url)
-    store.redis.flushdb()
-    config = config_on_free_ports(tmp_path / "store")
+    url, store, config = _fresh(jobs_redis, 4, tmp_path)
     server = start_torchserve(tmp_path / "server", config)
     client = server.client
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.workers.conftest import settings_for
 from workers.guards import LockKeeper, StopCheck, time_limit_s
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
@@ -15,15 +16,7 @@ from workers.store import JobStore
 
 
 def _settings(tmp_path: Path, **overrides: object) -> WorkerSettings:
-    return WorkerSettings(
-        redis_url="redis://unused",
-        artifact_root=tmp_path,
-        data_root=tmp_path,
-        model_store=tmp_path,
-        torchserve_inference_url="http://127.0.0.1:9",
-        torchserve_management_url="http://127.0.0.1:9",
-        **overrides,  # type: ignore[arg-type]
-    )
+    return settings_for(tmp_path, **overrides)
 
 
 def _check(store: JobStore, tmp_path: Path, spec: JobSpec, **overrides: object) -> StopCheck:

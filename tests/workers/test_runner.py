@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from model_archive.client import TorchServeError, TorchServeUnavailable
+from tests.workers.conftest import settings_for
 from workers.engine.datasets import DataError
 from workers.engine.plan import PlanError
 from workers.engine.preflight import PreflightError
@@ -65,16 +66,8 @@ def test_errors_map_to_codes_a_user_can_act_on() -> None:
 
 
 def _settings(tmp_path: Path, attempts: int) -> WorkerSettings:
-    return WorkerSettings(
-        redis_url="redis://unused",
-        artifact_root=tmp_path,
-        data_root=tmp_path,
-        model_store=tmp_path,
-        torchserve_inference_url="http://127.0.0.1:9",
-        torchserve_management_url="http://127.0.0.1:9",
-        register_attempts=attempts,
-        register_backoff_s=0.01,  # a unit test of the loop, not a fault drill
-    )
+    # a unit test of the retry loop, not a fault drill: a short backoff
+    return settings_for(tmp_path, register_attempts=attempts, register_backoff_s=0.01)
 
 
 def test_registration_retries_while_torchserve_is_down_and_says_so(
