@@ -10,6 +10,7 @@ most recently trained first).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ class ModelCatalog:
         found = []
         for name in self.redis.zrange(PREFIX + "models", 0, -1):
             key = _key(name)
-            default = decode({"d": self.redis.hget(key, "default_version") or "null"})["d"]
+            default = json.loads(self.redis.hget(key, "default_version") or "null")
             archives = decode(self.redis.hgetall(key + ":archives"))
             for version in sorted(self.redis.hkeys(key + ":versions"), key=version_key):
                 stored = archives.get(version)
@@ -93,7 +94,7 @@ class ModelCatalog:
             if not pipe.exists(key) or not pipe.hexists(key + ":versions", version):
                 return False
             pipe.multi()
-            pipe.hset(key, "default_version", encode({"v": version})["v"])
+            pipe.hset(key, "default_version", json.dumps(version))
             return True
 
         changed: bool = self.redis.transaction(
@@ -111,11 +112,11 @@ class ModelCatalog:
 
     def set_serving(self, name: str, version: str, state: str, reason: str | None = None) -> None:
         """What serving this version looks like now (the reconciler writes it)."""
-        self.redis.hset(_key(name) + ":serving", version, encode({"s": _state(state, reason)})["s"])
+        self.redis.hset(_key(name) + ":serving", version, json.dumps(_state(state, reason)))
 
     def serving_of(self, name: str, version: str) -> ServingState | None:
         raw = self.redis.hget(_key(name) + ":serving", version)
-        return None if raw is None else ServingState.model_validate(decode({"s": raw})["s"])
+        return None if raw is None else ServingState.model_validate_json(raw)
 
 
 def _state(state: str, reason: str | None = None) -> dict[str, Any]:

@@ -10,26 +10,21 @@ import pytest
 
 from tests.workers.conftest import settings_for
 from workers.guards import LockKeeper, StopCheck, time_limit_s
-from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import JobStore
-
-
-def _settings(tmp_path: Path, **overrides: object) -> WorkerSettings:
-    return settings_for(tmp_path, **overrides)
 
 
 def _check(store: JobStore, tmp_path: Path, spec: JobSpec, **overrides: object) -> StopCheck:
     job = store.create(spec)
     return StopCheck(
-        store, job, spec, _settings(tmp_path, **overrides), threading.Event(), threading.Event()
+        store, job, spec, settings_for(tmp_path, **overrides), threading.Event(), threading.Event()
     )
 
 
 def test_the_time_limit_is_the_spec_s_then_the_default_never_past_the_longest(
     tmp_path: Path,
 ) -> None:
-    settings = _settings(tmp_path, default_time_limit_s=600, longest_job_s=3600)
+    settings = settings_for(tmp_path, default_time_limit_s=600, longest_job_s=3600)
     assert time_limit_s(JobSpec(model="mnist-gan"), settings) == 600
     spec = JobSpec(model="mnist-gan", training={"time_limit_s": 1200})
     assert time_limit_s(spec, settings) == 1200
@@ -60,7 +55,7 @@ def test_the_time_limit_counts_earlier_attempts(store: JobStore, tmp_path: Path)
     store.transition(job.id, "running")
     store.update(job.id, progress={"run_s": 59.9})
     check = StopCheck(
-        store, store.get(job.id), spec, _settings(tmp_path), threading.Event(), threading.Event()
+        store, store.get(job.id), spec, settings_for(tmp_path), threading.Event(), threading.Event()
     )
     assert check.run_s() >= 59.9
     time.sleep(0.15)
