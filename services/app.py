@@ -17,7 +17,8 @@ from services.api import ApiRequest
 from services.api.docs import docs
 from services.api.health import health
 from services.api.jobs import jobs
-from services.api.models import BODIES, models
+from services.api.lifecycle import models  # the models blueprint, with its lifecycle views
+from services.api.models import BODIES
 from services.errors import raise_invalid, register_error_handlers
 from services.schemas import Problem
 from services.settings import GatewaySettings

@@ -42,6 +42,10 @@ class ModelPath(BaseModel):
     name: str = Field(json_schema_extra={"pattern": SERVE_NAME_PATTERN})
 
 
+class ModelVersionPath(ModelPath):
+    version: str = Field(json_schema_extra={"pattern": VERSION_PATTERN})
+
+
 # ---- query parameters
 
 
@@ -123,6 +127,15 @@ class DefaultVersion(BaseModel):
     version: str = Field(pattern=VERSION_PATTERN, description="a recorded version of the model")
 
 
+class ServeJob(BaseModel):
+    """Serve a succeeded job's generator as a new version of a name (new or served already)."""
+
+    model_config = ConfigDict(extra="forbid")
+    job_id: str = Field(pattern="^[0-9a-f]{32}$", description="a succeeded job")
+    name: str = Field(pattern=SERVE_NAME_PATTERN, description="the name to serve it under")
+    default: bool = Field(default=True, description="make it the name's default once it is ready")
+
+
 class ModelList(BaseModel):
     models: list[ModelPublic]
 
@@ -159,7 +172,8 @@ class Problem(BaseModel):
     detail: str = Field(description="what went wrong and what to change")
     code: str = Field(
         description="bad_request, invalid_request, unauthorized, not_found, method_not_allowed, "
-        "conflict, payload_too_large, unsupported_media_type, redis_unavailable, "
+        "conflict, too_many_models, payload_too_large, unsupported_media_type, too_many_jobs, "
+        "redis_unavailable, "
         "torchserve_unavailable, model_not_ready, model_server_error, internal_error"
     )
     instance: str | None = Field(default=None, description="the request's path")

@@ -9,10 +9,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from workers.engine.limits import GATEWAY_MAX_IMAGES, MAX_IMAGES
-from workers.settings import JobLimits
+from workers.settings import JobLimits, ServingLimits
 
 
-class GatewaySettings(JobLimits):
+class GatewaySettings(JobLimits, ServingLimits):
     redis_url: str = Field(min_length=1)
     # Authorization: Bearer <one of these>; GANFOUNDRY_API_KEYS is comma-separated
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)

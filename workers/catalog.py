@@ -3,17 +3,23 @@
 Redis holds it; TorchServe's own list is a cache of it that the reconciler (``workers.reconciler``)
 rebuilds after a restart. Per name (prefix ``gf:``): ``model:<name>`` (what the generator draws,
 the default version), ``model:<name>:versions`` (version → the job that trained it),
-``model:<name>:archives`` (version → its ``.mar`` file in the model store, sha256, created time)
-and ``model:<name>:serving`` (version → loading, ready or unavailable, and why); ``models`` (names,
-most recently trained first).
+``model:<name>:archives`` (version → its ``.mar`` file in the model store, sha256, created time),
+``model:<name>:serving`` (version → loading, ready or unavailable, and why) and
+``model:<name>:last`` (the highest version ever given out, so that none is given twice);
+``models`` (names, most recently trained first); ``retired`` (versions deleted from the record,
+by a user or by the retention setting, that the reconciler still has to unregister and whose
+archive it removes).
+
+A version without an archive is built by the reconciler from its job's generator (a job served
+later, through ``POST /v1/models``).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from workers.records import Archive, ModelMeta, ServedModel, ServingState, decode, encode
 
@@ -26,8 +32,23 @@ class RecordedVersion:
 
     name: str
     version: str
-    archive: Archive | None  # None: recorded before archives were kept
+    archive: Archive | None  # None: the reconciler builds it from the job's generator
     default: bool
+    job_id: str = ""
+    pending_default: bool = False  # becomes the default once it is ready
+
+
+@dataclass(frozen=True)
+class RetiredVersion:
+    """A version deleted from the record that TorchServe may still serve."""
+
+    name: str
+    version: str
+    file: str | None  # its archive in the model store, removed once it is unregistered
+
+    @property
+    def field(self) -> str:
+        return f"{self.name}/{self.version}"
 
 
 class ModelCatalog:
@@ -42,11 +63,24 @@ class ModelCatalog:
         job_id: str,
         meta: ModelMeta | dict[str, Any],
         archive: Archive | None = None,
-    ) -> None:
-        """Remember a registered version (the new default), what it draws, and its archive."""
+        *,
+        default: Literal["now", "when ready", "no"] = "now",
+        keep: int | None = None,
+    ) -> list[str]:
+        """Remember a version, what it draws, and its archive (then ``ready``: it was registered).
+
+        ``default``: when it becomes the default; a new name's first version is at once (a name
+        always has one). Without an archive the reconciler builds it from the job's generator.
+        ``keep``: the retention, the newest versions kept (the default and the
+        pending default always); returns the versions it retired.
+        """
         key = _key(name)
         checked = ModelMeta.model_validate(meta).model_dump(mode="json")
-        record = {"name": name, "default_version": version, **checked}
+        record: dict[str, Any] = {"name": name, **checked}
+        if default == "now" or not self.redis.exists(key):
+            record |= {"default_version": version, "pending_default": None}
+        elif default == "when ready":
+            record |= {"pending_default": version}
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping=encode(record))
             pipe.hset(key + ":versions", mapping=encode({version: job_id}))
@@ -55,6 +89,32 @@ class ModelCatalog:
                 pipe.hset(key + ":serving", mapping=encode({version: _state("ready")}))
             pipe.zadd(PREFIX + "models", {name: time.time()})
             pipe.execute()
+        return [] if keep is None else self.retire_beyond(name, keep)
+
+    def reserve_version(self, name: str, floor: int = 1) -> str:
+        """A version number for ``name`` that was never given out (at least ``floor``)."""
+        key = _key(name)
+
+        def take(pipe: Any) -> str:
+            taken = [int(pipe.get(key + ":last") or 0), floor - 1]
+            taken += [int(float(v)) for v in pipe.hkeys(key + ":versions") if _numeric(v)]
+            number = max(taken) + 1
+            pipe.multi()
+            pipe.set(key + ":last", number)
+            return str(number)
+
+        version: str = self.redis.transaction(
+            take, key + ":last", key + ":versions", value_from_callable=True
+        )
+        return version
+
+    def set_archive(self, name: str, version: str, archive: Archive) -> None:
+        """The archive the reconciler built for a version recorded without one."""
+        self.redis.hset(_key(name) + ":archives", version, json.dumps(archive.model_dump()))
+
+    def has_room(self, name: str, cap: int) -> bool:
+        """Whether ``name`` may be served: it is already, or fewer than ``cap`` names are."""
+        return bool(self.redis.exists(_key(name))) or self.redis.zcard(PREFIX + "models") < cap
 
     def get_model(self, name: str) -> dict[str, Any] | None:
         key = _key(name)
@@ -63,7 +123,8 @@ class ModelCatalog:
             return None
         versions = decode(self.redis.hgetall(key + ":versions"))
         ordered = dict(sorted(versions.items(), key=lambda item: version_key(item[0])))
-        serving = decode(self.redis.hgetall(key + ":serving"))
+        states = decode(self.redis.hgetall(key + ":serving"))
+        serving = {version: states[version] for version in ordered if version in states}
         record = decode(raw) | {"versions": ordered, "serving": serving}
         return ServedModel.model_validate(record).model_dump()
 
@@ -77,12 +138,17 @@ class ModelCatalog:
         found = []
         for name in self.redis.zrange(PREFIX + "models", 0, -1):
             key = _key(name)
-            default = json.loads(self.redis.hget(key, "default_version") or "null")
+            head = decode(self.redis.hgetall(key))
             archives = decode(self.redis.hgetall(key + ":archives"))
-            for version in sorted(self.redis.hkeys(key + ":versions"), key=version_key):
+            versions = decode(self.redis.hgetall(key + ":versions"))
+            for version in sorted(versions, key=version_key):
                 stored = archives.get(version)
                 archive = None if stored is None else Archive.model_validate(stored)
-                found.append(RecordedVersion(name, version, archive, version == default))
+                default = version == head.get("default_version")
+                pending = version == head.get("pending_default")
+                found.append(
+                    RecordedVersion(name, version, archive, default, versions[version], pending)
+                )
         return found
 
     def set_default_version(self, name: str, version: str) -> bool:
@@ -94,7 +160,7 @@ class ModelCatalog:
             if not pipe.exists(key) or not pipe.hexists(key + ":versions", version):
                 return False
             pipe.multi()
-            pipe.hset(key, "default_version", json.dumps(version))
+            pipe.hset(key, mapping=encode({"default_version": version, "pending_default": None}))
             return True
 
         changed: bool = self.redis.transaction(
@@ -102,13 +168,47 @@ class ModelCatalog:
         )
         return changed
 
-    def forget_model(self, name: str) -> None:
-        """Drop a name and all its versions from the record: nothing brings it back any more."""
+    def retire(self, name: str, versions: list[str]) -> None:
+        """Take versions out of the record; the reconciler unregisters them and removes their
+        archives (``retired``)."""
         key = _key(name)
+        archives = decode(self.redis.hgetall(key + ":archives"))
+        entries = [RetiredVersion(name, v, (archives.get(v) or {}).get("file")) for v in versions]
+        if not entries:
+            return
+        gone = {entry.field: json.dumps(asdict(entry)) for entry in entries}
+        with self.redis.pipeline() as pipe:
+            pipe.hset(PREFIX + "retired", mapping=gone)
+            for part in ("versions", "archives", "serving"):
+                pipe.hdel(f"{key}:{part}", *versions)
+            pipe.execute()
+
+    def retire_beyond(self, name: str, keep: int) -> list[str]:
+        """Retire all but the newest ``keep`` versions (the default and pending one stay)."""
+        head = decode(self.redis.hgetall(_key(name)))
+        kept = {head.get("default_version"), head.get("pending_default")}
+        newest_first = sorted(self.redis.hkeys(_key(name) + ":versions"), key=version_key)[::-1]
+        old = [v for v in newest_first[keep:] if v not in kept]
+        self.retire(name, old)
+        return old
+
+    def forget_model(self, name: str) -> None:
+        """Drop a name and retire all its versions: nothing brings it back any more."""
+        key = _key(name)
+        self.retire(name, self.redis.hkeys(key + ":versions"))
         with self.redis.pipeline() as pipe:
             pipe.zrem(PREFIX + "models", name)
             pipe.delete(key, key + ":versions", key + ":archives", key + ":serving")
             pipe.execute()
+
+    def retired(self) -> list[RetiredVersion]:
+        """Versions out of the record that TorchServe may still serve."""
+        raw = self.redis.hvals(PREFIX + "retired")
+        return [RetiredVersion(**json.loads(value)) for value in raw]
+
+    def drop_retired(self, gone: RetiredVersion) -> None:
+        """Unregistered and its archive removed: nothing is left of it."""
+        self.redis.hdel(PREFIX + "retired", gone.field)
 
     def set_serving(self, name: str, version: str, state: str, reason: str | None = None) -> None:
         """What serving this version looks like now (the reconciler writes it)."""
@@ -127,6 +227,10 @@ def _state(state: str, reason: str | None = None) -> dict[str, Any]:
 
 def _key(name: str) -> str:
     return f"{PREFIX}model:{name}"
+
+
+def _numeric(version: str) -> bool:
+    return version.replace(".", "", 1).isdigit()
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -1,5 +1,9 @@
 """A trained generator to a served model: archive it, register it, make it the default.
 
+Every job's generator is also exported as a ``.mar`` of its own (``export``); only a job with
+``serve_as`` registers it. One served later (``POST /v1/models``) is archived by the reconciler
+(``archive_from_job``).
+
 TorchServe may be down meanwhile: calls are retried with an exponential backoff (tenacity), and
 a stopping worker hands the job back rather than waiting on (training is never redone).
 """
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +27,7 @@ from tenacity import (
 
 from model_archive.builder import ArchiveError, build_archive
 from model_archive.client import TorchServeClient, TorchServeError, TorchServeUnavailable
+from workers.catalog import RecordedVersion
 from workers.engine.families import get_family
 from workers.engine.pipeline import JobOutcome
 from workers.failures import HandBack, JobFailure
@@ -30,9 +35,20 @@ from workers.reconciler import file_sha256
 from workers.records import Archive, ModelMeta
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
-from workers.store import JobStore
+from workers.store import JobNotFound, JobStore
 
 T = TypeVar("T")
+
+
+def export(job_id: str, outcome: JobOutcome, settings: WorkerSettings) -> Path:
+    """Every job's generator as a ``.mar`` in its own folder, downloadable whether or not it is
+    served (a served name gets an archive of its own version in the model store)."""
+    try:
+        return build_archive(
+            Path(outcome.artifacts["generator"]), _job_name(job_id), "1", settings.job_dir(job_id)
+        )
+    except ArchiveError as error:
+        raise JobFailure("archive_failed", str(error)) from None
 
 
 def serve(
@@ -43,27 +59,58 @@ def serve(
     store: JobStore,
     stopping: threading.Event,
 ) -> dict[str, Any]:
-    """Archive the generator and register it as the default version of its name."""
-    name = spec.serve_as or f"job-{job_id[:12]}"
+    """Archive the generator and register it as the default version of ``spec.serve_as``."""
+    name = spec.serve_as or _job_name(job_id)
+    if not store.has_room(name, settings.max_served_models):
+        raise JobFailure("too_many_models", _full(settings.max_served_models, job_id))
     client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
 
     def retried(call: Callable[[], T]) -> T:
         return _retry(call, settings, store, job_id, stopping)
 
-    recorded = (store.get_model(name) or {}).get("versions", {})
-    version = retried(lambda: next_version(client, name, recorded))
+    floor = retried(lambda: next_version(client, name))
+    version = store.reserve_version(name, floor)
     try:
-        mar = build_archive(
-            Path(outcome.artifacts["generator"]), name, version, settings.model_store
-        )
+        archive = archive_version(Path(outcome.artifacts["generator"]), name, version, settings)
     except ArchiveError as error:
         raise JobFailure("archive_failed", str(error)) from None
-    retried(lambda: client.register(mar.name, name))
+    retried(lambda: client.register(archive.file, name))
     # recorded before it becomes TorchServe's default: a reconciler pass in between then agrees
-    archive = Archive(file=mar.name, sha256=file_sha256(mar), created_at=time.time())
-    store.record_model(name, version, job_id, model_meta(spec), archive)
+    store.record_model(
+        name, version, job_id, model_meta(spec), archive, keep=settings.keep_versions
+    )
     retried(lambda: client.set_default(name, version))
-    return {"name": name, "version": version, "archive": str(mar)}
+    return {"name": name, "version": version, "archive": str(settings.model_store / archive.file)}
+
+
+def archive_version(generator: Path, name: str, version: str, settings: WorkerSettings) -> Archive:
+    """A version's archive in the model store, as the record keeps it (ArchiveError: why not)."""
+    mar = build_archive(generator, name, version, settings.model_store)
+    return Archive(file=mar.name, sha256=file_sha256(mar), created_at=time.time())
+
+
+def archive_from_job(store: JobStore, settings: WorkerSettings, entry: RecordedVersion) -> Archive:
+    """The reconciler's ``build``: a version served later gets its archive from its job."""
+    try:
+        job = store.get(entry.job_id)
+    except JobNotFound:
+        raise ArchiveError(f"its job {entry.job_id} is no longer recorded") from None
+    generator = (job.artifacts or {}).get("generator")
+    if generator is None:
+        raise ArchiveError(f"its job {entry.job_id} has no generator")
+    return archive_version(Path(generator), entry.name, entry.version, settings)
+
+
+def _job_name(job_id: str) -> str:
+    return f"job-{job_id[:12]}"
+
+
+def _full(cap: int, job_id: str) -> str:
+    return (
+        f"{cap} models are served, the most allowed (GANFOUNDRY_MAX_SERVED_MODELS); the generator "
+        f"is kept: delete a model (DELETE /v1/models/<name>), then serve it with POST /v1/models "
+        f'{{"job_id": "{job_id}", "name": ...}}'
+    )
 
 
 def model_meta(spec: JobSpec) -> ModelMeta:
@@ -78,17 +125,17 @@ def model_meta(spec: JobSpec) -> ModelMeta:
     )
 
 
-def next_version(client: TorchServeClient, name: str, recorded: Iterable[str] = ()) -> str:
-    """One past the highest version TorchServe or the record knows (a restarted TorchServe may
-    not have them all back yet)."""
+def next_version(client: TorchServeClient, name: str) -> int:
+    """One past the highest version TorchServe knows: a floor for ``reserve_version`` (versions
+    registered before the record kept its counter)."""
     try:
         versions = [d["modelVersion"] for d in client.describe(name)]
     except TorchServeError as error:
         if error.status != 404 or isinstance(error, TorchServeUnavailable):
             raise
         versions = []
-    numbers = [int(float(v)) for v in [*versions, *recorded] if v.replace(".", "", 1).isdigit()]
-    return str(max(numbers, default=0) + 1)
+    numbers = [int(float(v)) for v in versions if v.replace(".", "", 1).isdigit()]
+    return max(numbers, default=0) + 1
 
 
 def _retry(

@@ -5,8 +5,11 @@ Redis (``workers.catalog``). Every ``interval_s`` one worker's reconciler (a Red
 compares the two. A recorded version that TorchServe does not know is registered again, but only
 if its ``.mar`` in the model store still has the recorded sha256; otherwise it is reported
 ``unavailable`` with the reason and left out (a changed archive is code that was not trained
-here). Registration does not wait for the model to load, so after a restart every model loads at
-once. Each name's default version is set as recorded. TorchServe down: every version is
+here). A version recorded without an archive (served later from a finished job) gets one built
+from its job's generator first. Registration does not wait for the model to load, so after a
+restart every model loads at once. Each name's default version is set as recorded (a pending
+default once it is ready). Versions retired from the record (deleted, or past the retention) are
+unregistered and their archives removed from the model store. TorchServe down: every version is
 ``unavailable`` until it answers again.
 """
 
@@ -14,16 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from model_archive.client import TorchServeClient, TorchServeError, TorchServeUnavailable
-from workers.catalog import ModelCatalog, RecordedVersion
+from workers.catalog import ModelCatalog, RecordedVersion, RetiredVersion
 from workers.periodic import Periodic
+from workers.records import Archive
 
 logger = logging.getLogger(__name__)
 LOCK = "gf:reconciler"
 LOADING_POLL_S = 0.25
 CHUNK = 1 << 20
+# builds a version's archive in the model store from its job (ValueError: why it cannot)
+Build = Callable[[RecordedVersion], Archive]
 
 
 def file_sha256(path: Path) -> str:
@@ -34,11 +42,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def reconcile(catalog: ModelCatalog, client: TorchServeClient, model_store: Path) -> dict[str, str]:
+def reconcile(
+    catalog: ModelCatalog,
+    client: TorchServeClient,
+    model_store: Path,
+    build: Build | None = None,
+) -> dict[str, str]:
     """One pass; returns '<name>/<version>' → 'registering', 'loading', 'refused' or 'failed' for
     every version not ready (empty: TorchServe serves the whole record, or is down)."""
     recorded = catalog.recorded_versions()
-    if not recorded:
+    retired = catalog.retired()
+    if not recorded and not retired:
         return {}
     try:  # the management API, not /ping: that says unhealthy while models are still loading
         listed = client.list_models()
@@ -48,29 +62,54 @@ def reconcile(catalog: ModelCatalog, client: TorchServeClient, model_store: Path
         return {}
     defaults = {model["modelName"]: model.get("modelUrl") for model in listed}
     present = {name: _versions(client, name) for name in defaults}
+    wanted = {entry.name: entry.version for entry in recorded if entry.default}
     done: dict[str, str] = {}
     for entry in recorded:
+        label = f"{entry.name}/{entry.version}"
         ready = present.get(entry.name, {}).get(entry.version)
         if ready is not None:  # registered: its workers are up, or starting
             _mark(catalog, entry, "ready" if ready else "loading")
             if not ready:
-                done[f"{entry.name}/{entry.version}"] = "loading"
+                done[label] = "loading"
+            elif entry.pending_default and catalog.set_default_version(entry.name, entry.version):
+                wanted[entry.name] = entry.version
             continue
-        label = f"{entry.name}/{entry.version}"
-        done[label] = _register(catalog, client, entry, model_store)
+        done[label] = _register(catalog, client, entry, model_store, build)
         if done[label] == "registering":
             present.setdefault(entry.name, {})[entry.version] = False
-    for entry in recorded:
-        wanted = entry.archive is not None and entry.archive.file
-        served = entry.version in present.get(entry.name, {})
-        if entry.default and wanted and served and defaults.get(entry.name) != wanted:
+    archives = {(e.name, e.version): e.archive.file for e in recorded if e.archive is not None}
+    for name, version in wanted.items():
+        file = archives.get((name, version))
+        if file and version in present.get(name, {}) and defaults.get(name) != file:
             try:
-                client.set_default(entry.name, entry.version)
+                client.set_default(name, version)
+                defaults[name] = file
             except TorchServeError as error:
-                logger.warning("%s: default version not set: %s", entry.name, error.message)
+                logger.warning("%s: default version not set: %s", name, error.message)
+    for gone in sorted(
+        retired, key=lambda g: g.file is not None and defaults.get(g.name) == g.file
+    ):
+        _remove(catalog, client, gone, model_store)  # TorchServe's default of a name goes last
     if any(what != "loading" for what in done.values()):
         logger.info("reconciled TorchServe with the record: %s", done)
     return done
+
+
+def _remove(
+    catalog: ModelCatalog, client: TorchServeClient, gone: RetiredVersion, model_store: Path
+) -> None:
+    """Unregister a retired version and remove its archive; kept for the next pass if
+    TorchServe refuses (it does not unregister a default version while others remain)."""
+    try:
+        client.unregister(gone.name, gone.version)
+    except TorchServeError as error:
+        if error.status != 404:  # 404: not registered (TorchServe restarted meanwhile): fine
+            logger.warning("%s: not unregistered yet: %s", gone.field, error.message)
+            return
+    if gone.file is not None:
+        (model_store / gone.file).unlink(missing_ok=True)
+    catalog.drop_retired(gone)
+    logger.info("%s: unregistered, and its archive removed", gone.field)
 
 
 def _versions(client: TorchServeClient, name: str) -> dict[str, bool]:
@@ -86,13 +125,26 @@ def _versions(client: TorchServeClient, name: str) -> dict[str, bool]:
 
 
 def _register(
-    catalog: ModelCatalog, client: TorchServeClient, entry: RecordedVersion, model_store: Path
+    catalog: ModelCatalog,
+    client: TorchServeClient,
+    entry: RecordedVersion,
+    model_store: Path,
+    build: Build | None,
 ) -> str:
-    """Ask TorchServe to load one recorded version again, if its archive is intact.
+    """Ask TorchServe to load one recorded version (again), if its archive is intact; a version
+    without one gets it built first.
 
     Registration does not wait for the model's workers, so every missing model loads at once;
     the next passes see each become ready.
     """
+    if entry.archive is None and build is not None:
+        try:
+            archive = build(entry)
+        except ValueError as error:
+            _mark(catalog, entry, "unavailable", f"its archive cannot be built: {error}")
+            return "refused"
+        catalog.set_archive(entry.name, entry.version, archive)
+        entry = replace(entry, archive=archive)
     refusal = _refusal(entry, model_store)
     if refusal is not None or entry.archive is None:
         _mark(catalog, entry, "unavailable", refusal)
@@ -110,7 +162,7 @@ def _register(
 def _refusal(entry: RecordedVersion, model_store: Path) -> str | None:
     """Why this version cannot be registered again, or None when its archive is intact."""
     if entry.archive is None:
-        return "recorded before archives were kept: serve it again from its job"
+        return "it has no archive: serve it again from its job (POST /v1/models)"
     path = model_store / entry.archive.file
     if not path.is_file():
         return f"its archive {entry.archive.file} is missing from the model store"
@@ -139,6 +191,7 @@ class Reconciler(Periodic):
         model_store: Path,
         owner: str,
         interval_s: float,
+        build: Build | None = None,
     ) -> None:
         self.catalog, self.client, self.model_store, self.owner = (
             catalog,
@@ -146,6 +199,7 @@ class Reconciler(Periodic):
             model_store,
             owner,
         )
+        self.build = build
         super().__init__("reconciler", self._pass, interval_s)
 
     def _pass(self) -> float | None:
@@ -153,7 +207,7 @@ class Reconciler(Periodic):
         if not self.catalog.redis.set(LOCK, self.owner, nx=True, px=lease_ms):
             return None  # another worker's turn
         try:
-            done = reconcile(self.catalog, self.client, self.model_store)
+            done = reconcile(self.catalog, self.client, self.model_store, self.build)
         finally:
             if self.catalog.redis.get(LOCK) == self.owner:
                 self.catalog.redis.delete(LOCK)

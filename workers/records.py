@@ -16,6 +16,16 @@ STATES: tuple[JobState, ...] = get_args(JobState)
 FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
 
+class ModelMeta(BaseModel):
+    """What a client needs to ask a served generator for images."""
+
+    family: str
+    num_classes: int = Field(ge=0)  # 0: unconditional
+    class_names: list[str]
+    latent_size: int = Field(ge=1)
+    output_shape: list[int]
+
+
 class Job(BaseModel):
     """One training job: its spec, where it stands, and what it produced."""
 
@@ -38,6 +48,7 @@ class Job(BaseModel):
     # "checkpoint_step", "at"}; a job handed back by a stopping worker: {"handed_back_at"}
     losses: dict[str, Any] | None = None
     owner: str | None = None  # the fingerprint of the API key that submitted it
+    model: ModelMeta | None = None  # what its generator draws, once it succeeded (to serve later)
 
     @property
     def finished(self) -> bool:
@@ -45,16 +56,6 @@ class Job(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-class ModelMeta(BaseModel):
-    """What a client needs to ask a served generator for images."""
-
-    family: str
-    num_classes: int = Field(ge=0)  # 0: unconditional
-    class_names: list[str]
-    latent_size: int = Field(ge=1)
-    output_shape: list[int]
 
 
 class Archive(BaseModel):
@@ -81,6 +82,8 @@ class ServedModel(ModelMeta):
     default_version: str
     versions: dict[str, str]
     serving: dict[str, ServingState] = Field(default_factory=dict)
+    # a version that becomes the default once it is ready (served later from a job)
+    pending_default: str | None = None
 
 
 def encode(values: dict[str, Any]) -> dict[str, str]:

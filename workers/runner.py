@@ -28,7 +28,7 @@ from workers.engine.preflight import PreflightError
 from workers.engine.runtime import RuntimeChoiceError
 from workers.failures import HandBack, JobFailure
 from workers.guards import LockKeeper, StopCheck, ThrottledProgress
-from workers.publish import serve
+from workers.publish import export, model_meta, serve
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec, field_errors
 from workers.store import InvalidTransition, JobStore
@@ -67,9 +67,15 @@ def run_training_job(
         outcome = _train(job_id, spec, store, settings, stop, job.attempts + 1)
         if outcome.status == "stopped":
             return _stopped(store, job_id, stop, requeue)
-        served = serve(job_id, spec, outcome, settings, store, stopping)
+        artifacts = outcome.artifacts | {"archive": str(export(job_id, outcome, settings))}
+        served = serve(job_id, spec, outcome, settings, store, stopping) if spec.serve_as else None
         store.transition(
-            job_id, "succeeded", metrics=outcome.metrics, artifacts=outcome.artifacts, served=served
+            job_id,
+            "succeeded",
+            metrics=outcome.metrics,
+            artifacts=artifacts,
+            served=served,
+            model=model_meta(spec).model_dump(),
         )
         return "succeeded"
     except HandBack:

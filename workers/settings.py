@@ -68,7 +68,14 @@ class JobLimits(EnvSettings):
     max_queued_per_key: int = Field(20, ge=1)  # jobs one API key may have queued or running
 
 
-class WorkerSettings(JobLimits):
+class ServingLimits(EnvSettings):
+    """What bounds serving; the gateway checks them when asked, the workers when they serve."""
+
+    max_served_models: int = Field(20, ge=1)  # names served at once (each holds a model worker)
+    keep_versions: int = Field(3, ge=1)  # per name; older ones are unregistered, archives removed
+
+
+class WorkerSettings(JobLimits, ServingLimits):
     redis_url: str = Field(min_length=1)  # broker, result backend and job records
     artifact_root: Path  # ARTIFACT_ROOT/jobs/<id>/ holds each job's outputs
     data_root: Path  # csv:, idx: and hdf5: datasets must lie under it

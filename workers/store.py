@@ -193,6 +193,25 @@ class JobStore(ModelCatalog):
 
         self.redis.transaction(write, key)
 
+    def jobs_serving_as(self, name: str) -> list[str]:
+        """Queued and running jobs that will serve their generator as ``name``."""
+        ids = [
+            job_id
+            for state in ("queued", "running")
+            for job_id in self.redis.zrange(PREFIX + f"jobs:{state}", 0, -1)
+        ]
+        if not ids:
+            return []
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(self._key(job_id), "spec")
+            specs = pipe.execute()
+        return [
+            job_id
+            for job_id, spec in zip(ids, specs, strict=True)
+            if spec and json.loads(spec).get("serve_as") == name
+        ]
+
     # ---- cancellation ---------------------------------------------------------------------
 
     def cancel(self, job_id: str) -> Job:

@@ -17,9 +17,11 @@ from celery import Celery, Task
 from celery.signals import worker_ready, worker_shutting_down
 
 from model_archive.client import TorchServeClient
+from workers.catalog import RecordedVersion
 from workers.celery_app import TRAIN_TASK, send_training_job
 from workers.reaper import Reaper
 from workers.reconciler import Reconciler
+from workers.records import Archive
 from workers.settings import WorkerSettings
 from workers.store import JobStore
 
@@ -38,8 +40,14 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
 
     reaper = Reaper(store, requeue, settings.max_worker_losses, settings.reap_interval_s)
     client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
+
+    def build(entry: RecordedVersion) -> Archive:  # a version served later, from its job
+        from workers.publish import archive_from_job  # torch loads in the worker, not the parent
+
+        return archive_from_job(store, settings, entry)
+
     reconciler = Reconciler(
-        store, client, settings.model_store, worker, settings.reconcile_interval_s
+        store, client, settings.model_store, worker, settings.reconcile_interval_s, build
     )
 
     @app.task(name=TRAIN_TASK, bind=True, acks_late=True)

@@ -10,6 +10,7 @@ from flask import Response, jsonify, send_file, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
+from services.api.lifecycle import models_full
 from services.auth import check_key, key_fingerprint, public_read
 from services.errors import ApiError, problems
 from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
@@ -26,6 +27,9 @@ jobs = APIBlueprint(
 )
 jobs.before_request(check_key)
 PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
+BINARY = {
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+}
 METRICS = {"content": {"application/json": {"schema": {"type": "object"}}}}
 QUEUE_RETRY_AFTER_S = 30  # a queued job takes about this long to start or finish, at best
 
@@ -40,6 +44,8 @@ def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
     settings = services().settings
     if errors := limit_errors(body, settings):
         raise ApiError.invalid(errors)
+    if body.serve_as and not services().store.has_room(body.serve_as, settings.max_served_models):
+        raise models_full(settings.max_served_models)
     try:
         job = services().store.create(
             body, owner=key_fingerprint(), max_active=settings.max_queued_per_key
@@ -133,6 +139,24 @@ def samples(path: JobPath) -> Response:
     return _picture(path.job_id, "samples", "samples.png")
 
 
+@jobs.get(
+    "/<job_id>/model.mar",
+    summary="The generator as a TorchServe archive (every succeeded job has one)",
+    responses={200: BINARY | {"description": ".mar"}, **problems(401, 404, 503)},
+)
+def archive(path: JobPath) -> Response:
+    return _file(path.job_id, "archive", "model.mar", "application/octet-stream")
+
+
+@jobs.get(
+    "/<job_id>/generator.pt",
+    summary="The generator's weights and settings (torch.load with weights_only=True)",
+    responses={200: BINARY | {"description": "generator.pt"}, **problems(401, 404, 503)},
+)
+def generator(path: JobPath) -> Response:
+    return _file(path.job_id, "generator", "generator.pt", "application/octet-stream")
+
+
 def public(job: Job) -> dict[str, Any]:
     """The job as users see it: artifact URLs instead of server paths."""
     data = job.model_dump(mode="json", exclude={"owner"})  # whose key is not shown
@@ -141,19 +165,29 @@ def public(job: Job) -> dict[str, Any]:
             "loss_plot": url_for("jobs.loss_plot", job_id=job.id),
             "samples": url_for("jobs.samples", job_id=job.id),
             "metrics": url_for("jobs.metrics", job_id=job.id),
+            "generator": url_for("jobs.generator", job_id=job.id),
         }
+        if "archive" in job.artifacts:
+            data["artifacts"]["archive"] = url_for("jobs.archive", job_id=job.id)
     if job.served:
         data["served"] = {"name": job.served["name"], "version": job.served["version"]}
     return data
 
 
 def _picture(job_id: str, artifact: str, name: str) -> Response:
+    return _file(job_id, artifact, name, "image/png")
+
+
+def _file(job_id: str, artifact: str, name: str, mimetype: str) -> Response:
     job = _job(job_id)
     path = Path((job.artifacts or {}).get(artifact, ""))
     root = services().settings.artifact_root.resolve()
     if not job.artifacts or root not in path.resolve().parents or not path.is_file():
         raise ApiError(404, "not_found", f"the job is {job.state}: {name} comes when it succeeds")
-    return send_file(path, mimetype="image/png", max_age=3600)
+    download = mimetype == "application/octet-stream"
+    return send_file(
+        path, mimetype=mimetype, max_age=3600, as_attachment=download, download_name=name
+    )
 
 
 def _job(job_id: str) -> Job:

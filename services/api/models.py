@@ -15,7 +15,6 @@ from services.api import services, validate
 from services.auth import check_key, public_read
 from services.errors import ApiError, problems
 from services.schemas import (
-    DefaultVersion,
     GenerateQuery,
     Images,
     ModelList,
@@ -50,35 +49,7 @@ def listing() -> Response:
 )
 @public_read
 def read(path: ModelPath) -> Response:
-    return jsonify(_model(path.name))
-
-
-@models.put(
-    "/<name>/default",
-    summary="Make a version the default (roll back or forward); TorchServe follows in seconds",
-    responses={200: ModelPublic, **problems(400, 401, 404, 409, 415, 422, 503)},
-)
-def set_default(path: ModelPath, body: DefaultVersion) -> Response:
-    model = _model(path.name)
-    if body.version not in model["versions"]:
-        versions = ", ".join(model["versions"])
-        raise ApiError(
-            404,
-            "not_found",
-            f"model {path.name} has no version {body.version!r}; it has {versions}",
-        )
-    serving = model.get("serving", {}).get(body.version) or {}
-    if serving.get("state") == "unavailable":
-        raise ApiError(
-            409,
-            "conflict",
-            f"version {body.version} is unavailable ({serving.get('reason')}): it cannot be the "
-            "default; pick a ready version",
-        )
-    if not services().store.set_default_version(path.name, body.version):
-        raise ApiError(404, "not_found", f"model {path.name} was removed meanwhile")
-    services().model_cache.pop(path.name, None)
-    return jsonify(_model(path.name))
+    return jsonify(model_or_404(path.name))
 
 
 @models.post(
@@ -118,12 +89,8 @@ def _generate(name: str, body: Any, version: str | None) -> Response:
         "max_images": services().settings.max_images,
     }
     checked = validate(GenerateRequest, body, context)
-    if version is not None and version not in model["versions"]:
-        raise ApiError(
-            404,
-            "not_found",
-            f"model {name} has no version {version!r}; it has {', '.join(model['versions'])}",
-        )
+    if version is not None:
+        version_or_404(model, version)
     wanted = version or model["default_version"]
     serving = model.get("serving", {}).get(wanted)
     if serving is not None and serving["state"] != "ready":  # loading: TorchServe would hold it
@@ -173,11 +140,19 @@ def _said(answer: ModelServerAnswer) -> tuple[str, dict[str, str] | None]:
     return f"the model server refused the request: {text or 'no reason given'}", None
 
 
-def _model(name: str) -> dict[str, Any]:
+def model_or_404(name: str) -> dict[str, Any]:
     model = services().store.get_model(name) if NAME.match(name) else None
     if model is None:
         raise ApiError(404, "not_found", f"no model named {name[:64]!r}; see GET /v1/models")
     return model
+
+
+def version_or_404(model: dict[str, Any], version: str) -> None:
+    if version not in model["versions"]:
+        versions = ", ".join(model["versions"])
+        raise ApiError(
+            404, "not_found", f"model {model['name']} has no version {version!r}; it has {versions}"
+        )
 
 
 def _cached_model(name: str) -> dict[str, Any]:
@@ -188,7 +163,7 @@ def _cached_model(name: str) -> dict[str, Any]:
     hit = cache.get(name)
     if hit is not None and hit[0] > now:
         return hit[1]
-    model = _model(name)
+    model = model_or_404(name)
     cache[name] = (now + MODEL_CACHE_S, model)
     return model
 

@@ -85,3 +85,11 @@ def gateway(redis_server: RedisProcess, tmp_path: Path) -> Gateway:
     settings = settings_for(url, tmp_path)
     app = create_app(settings, store=store, torchserve=torchserve, send_job=sent.append)  # type: ignore[arg-type]
     return Gateway(app, app.test_client(), store, torchserve, sent, tmp_path)
+
+
+@pytest.fixture
+def digits(gateway: Gateway) -> str:
+    """'digits' with versions 1 and 2 (the default) recorded."""
+    gateway.store.record_model("digits", "1", "a" * 32, META)
+    gateway.store.record_model("digits", "2", "b" * 32, META)
+    return "digits"

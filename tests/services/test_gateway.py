@@ -298,13 +298,6 @@ def test_outputs_before_success_or_outside_the_artifact_root_are_404(
 # ---- models and images ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def digits(gateway: Gateway) -> str:
-    gateway.store.record_model("digits", "1", "a" * 32, META)
-    gateway.store.record_model("digits", "2", "b" * 32, META)
-    return "digits"
-
-
 def test_models_list_and_describe(gateway: Gateway, digits: str) -> None:
     listed = gateway.client.get("/v1/models", headers=AUTH).json["models"]
     assert [m["name"] for m in listed] == ["digits"]
@@ -313,40 +306,6 @@ def test_models_list_and_describe(gateway: Gateway, digits: str) -> None:
     assert model["class_names"][7] == "7" and model["output_shape"] == [1, 28, 28]
     assert gateway.client.get("/v1/models/nothing", headers=AUTH).status_code == 404
     assert gateway.client.get("/v1/models/BAD..name", headers=AUTH).status_code == 404
-
-
-def test_roll_the_default_back_and_forward(gateway: Gateway, digits: str) -> None:
-    back = gateway.client.put("/v1/models/digits/default", json={"version": "1"}, headers=AUTH)
-    assert back.status_code == 200 and back.json["default_version"] == "1"
-    assert gateway.client.get("/v1/models/digits", headers=AUTH).json["default_version"] == "1"
-    forward = gateway.client.put("/v1/models/digits/default", json={"version": "2"}, headers=AUTH)
-    assert forward.json["default_version"] == "2"
-
-
-@pytest.mark.parametrize(
-    ("name", "body", "status"),
-    [
-        ("digits", {"version": "7"}, 404),
-        ("nothing", {"version": "1"}, 404),
-        ("digits", {"version": "../1"}, 422),
-        ("digits", {"version": 1}, 422),
-        ("digits", {}, 422),
-        ("digits", {"version": "1", "extra": True}, 422),
-    ],
-)
-def test_a_default_that_cannot_be_is_refused_and_nothing_changes(
-    gateway: Gateway, digits: str, name: str, body: dict, status: int
-) -> None:
-    answer = gateway.client.put(f"/v1/models/{name}/default", json=body, headers=AUTH)
-    assert answer.status_code == status and error_of(answer)["detail"]
-    assert gateway.store.get_model("digits")["default_version"] == "2"  # type: ignore[index]
-
-
-def test_an_unavailable_version_cannot_become_the_default(gateway: Gateway, digits: str) -> None:
-    gateway.store.set_serving("digits", "1", "unavailable", "its archive is missing")
-    answer = gateway.client.put("/v1/models/digits/default", json={"version": "1"}, headers=AUTH)
-    assert answer.status_code == 409 and "archive is missing" in error_of(answer)["detail"]
-    assert gateway.client.put("/v1/models/digits/default", json={"version": "1"}).status_code == 401
 
 
 def test_generate_json_and_png(gateway: Gateway, digits: str) -> None:
@@ -512,9 +471,14 @@ OPERATIONS = {
     ("get", "/v1/jobs/{job_id}/metrics"): "jobs",
     ("get", "/v1/jobs/{job_id}/loss.png"): "jobs",
     ("get", "/v1/jobs/{job_id}/samples.png"): "jobs",
+    ("get", "/v1/jobs/{job_id}/model.mar"): "jobs",
+    ("get", "/v1/jobs/{job_id}/generator.pt"): "jobs",
     ("get", "/v1/models"): "models",
     ("get", "/v1/models/{name}"): "models",
+    ("post", "/v1/models"): "models",
     ("put", "/v1/models/{name}/default"): "models",
+    ("delete", "/v1/models/{name}"): "models",
+    ("delete", "/v1/models/{name}/versions/{version}"): "models",
     ("post", "/v1/models/{name}/generate"): "models",
     ("get", "/v1/models/{name}/generate"): "models",
 }

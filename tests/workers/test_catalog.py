@@ -58,3 +58,56 @@ def test_a_forgotten_model_is_no_longer_recorded(store: JobStore) -> None:
     store.forget_model("cat-c")
     assert store.get_model("cat-c") is None
     assert all(v.name != "cat-c" for v in store.recorded_versions())
+    assert [(r.name, r.version, r.file) for r in store.retired() if r.name == "cat-c"] == [
+        ("cat-c", "1", "cat-c.v1.mar")  # for the reconciler to unregister and remove
+    ]
+
+
+def test_retention_keeps_the_newest_versions_and_always_the_default(store: JobStore) -> None:
+    for version in ("1", "2", "3"):
+        store.record_model("cat-d", version, "a" * 32, META, archive("cat-d", version))
+    assert store.set_default_version("cat-d", "1")  # rolled back
+    new = archive("cat-d", "4")
+    retired = store.record_model("cat-d", "4", "b" * 32, META, new, default="no", keep=2)
+    assert retired == ["2"]  # the newest two, and the default
+    assert store.record_model("cat-d", "5", "c" * 32, META, keep=2) == ["3", "1"]
+    model = store.get_model("cat-d")
+    assert model is not None and list(model["versions"]) == ["4", "5"]
+    assert model["default_version"] == "5" and set(model["serving"]) == {"4"}
+    gone = {r.version: r.file for r in store.retired() if r.name == "cat-d"}
+    assert gone == {"1": "cat-d.v1.mar", "2": "cat-d.v2.mar", "3": "cat-d.v3.mar"}
+    for entry in store.retired():
+        store.drop_retired(entry)
+    assert store.retired() == []
+
+
+def test_a_version_served_when_ready_waits_its_turn_to_be_the_default(store: JobStore) -> None:
+    store.record_model("cat-e", "1", "a" * 32, META, archive("cat-e", "1"))
+    store.record_model("cat-e", "2", "b" * 32, META, default="when ready")
+    model = store.get_model("cat-e")
+    assert model is not None and (model["default_version"], model["pending_default"]) == ("1", "2")
+    pending = [v for v in store.recorded_versions() if v.name == "cat-e" and v.pending_default]
+    assert [(v.version, v.job_id, v.archive) for v in pending] == [("2", "b" * 32, None)]
+    assert store.set_default_version("cat-e", "2")
+    model = store.get_model("cat-e")
+    assert model is not None and (model["default_version"], model["pending_default"]) == ("2", None)
+    store.record_model("cat-f", "1", "a" * 32, META, default="no")  # a new name: default at once
+    assert store.get_model("cat-f")["default_version"] == "1"  # type: ignore[index]
+
+
+def test_a_version_number_is_never_given_twice(store: JobStore) -> None:
+    assert store.reserve_version("cat-g") == "1"
+    assert store.reserve_version("cat-g") == "2"  # reserved, even if never recorded
+    store.record_model("cat-g", "7", "a" * 32, META, archive("cat-g", "7"))
+    assert store.reserve_version("cat-g") == "8"
+    store.forget_model("cat-g")
+    assert store.reserve_version("cat-g") == "9"  # a deleted name's archives may linger
+    assert store.reserve_version("cat-h", floor=4) == "4"  # what TorchServe already has
+
+
+def test_the_cap_counts_names_not_versions(store: JobStore) -> None:
+    store.redis.flushdb()
+    store.record_model("cat-i", "1", "a" * 32, META)
+    store.record_model("cat-i", "2", "a" * 32, META)
+    assert store.has_room("cat-i", 1) and not store.has_room("cat-j", 1)
+    assert store.has_room("cat-j", 2)

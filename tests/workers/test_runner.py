@@ -152,3 +152,20 @@ def test_a_stopping_worker_hands_the_job_back_at_its_step(tmp_path: Path, store:
     assert job.state == "queued" and job.attempts == 2 and job.error is None
     assert (settings.job_dir(job_id) / "checkpoints" / "step-0000000000.pt").is_file()
     assert store.acquire_lock(job_id, "next-worker", 5)  # the lock was let go
+
+
+def test_a_job_past_the_cap_on_served_names_fails_before_it_calls_torchserve(
+    tmp_path: Path, store: JobStore
+) -> None:
+    from workers.engine.pipeline import JobOutcome
+    from workers.publish import model_meta, serve
+
+    store.redis.flushdb()
+    settings = settings_for(tmp_path, max_served_models=1)  # TorchServe at an address never up
+    spec = JobSpec(model="mnist-cgan", serve_as="second-name")
+    store.record_model("first-name", "1", "a" * 32, model_meta(spec))
+    job = store.create(spec)
+    outcome = JobOutcome("completed", tmp_path, artifacts={"generator": str(tmp_path / "g.pt")})
+    with pytest.raises(JobFailure) as caught:
+        serve(job.id, spec, outcome, settings, store, threading.Event())
+    assert caught.value.code == "too_many_models" and job.id in str(caught.value)
