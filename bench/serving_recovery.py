@@ -5,9 +5,11 @@ reconciler as the workers run it (shipped interval). The kill is followed at onc
 TorchServe (the role of the stack helper or compose's restart policy); 4 clients ask the gateway
 for images from every model throughout. Figures: recover_all_s (kill → all answering), the
 gateway's answers in that window by status, and non_503_errors (must be 0: every error a 503
-with Retry-After). Last line: JSON.
+with Retry-After). Then --jobs jobs without ``serve_as`` run the workers' path against the same
+TorchServe: leak_mb is its memory (frontend and model workers) after them against before (they
+register nothing, so it stays flat). Last line: JSON.
 
-    python bench/serving_recovery.py [--models 10]
+    python bench/serving_recovery.py [--models 10] [--jobs 200]
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import time
 from pathlib import Path
 
 import psutil
+from _leak import group_rss_mb, jobs_without_serving
 
 from model_archive.builder import build_archive
 from model_archive.client import TorchServeClient
 from services.app import create_app
 from services.settings import GatewaySettings
+from services.stack.local import worker_settings
 from services.stack.processes import free_port
 from services.stack.redis import start_redis
 from services.stack.torchserve import config_on_free_ports, start_torchserve
@@ -47,6 +51,7 @@ PAUSE_S = 0.1  # between one client's requests: 40 requests/s in all, not a busy
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=200)
     args = parser.parse_args()
     interval = WorkerSettings.model_fields["reconcile_interval_s"].default
     with tempfile.TemporaryDirectory() as folder:
@@ -108,6 +113,13 @@ def main() -> None:
             stop.set()
             for thread in clients:
                 thread.join()
+            registered = len(client.list_models())
+            rss_before = group_rss_mb(server.pid)
+            jobs_s = jobs_without_serving(
+                store, worker_settings(root, redis.url, config), args.jobs
+            )
+            rss_after = group_rss_mb(server.pid)
+            registered_by_jobs = len(client.list_models()) - registered
         finally:
             stop.set()
             reconciler.stop()
@@ -121,10 +133,19 @@ def main() -> None:
         "answers": dict(statuses),
         "non_503_errors": sum(v for k, v in errors.items() if k != "503+retry-after"),
         "reconcile_interval_s": interval,
+        "jobs": args.jobs,
+        "jobs_s": round(jobs_s, 1),
+        "registered_by_jobs": registered_by_jobs,
+        "torchserve_rss_mb": [round(rss_before, 1), round(rss_after, 1)],
+        "leak_mb": round(rss_after - rss_before, 1),
     }
     print(
         f"{args.models} models: all answering {figures['recover_all_s']} s after the kill "
         f"(TorchServe itself up after {figures['torchserve_start_s']} s); answers {dict(statuses)}"
+    )
+    print(
+        f"{args.jobs} jobs without serve_as in {figures['jobs_s']} s registered "
+        f"{registered_by_jobs} models; TorchServe's RSS {rss_before:.0f} -> {rss_after:.0f} MB"
     )
     print(json.dumps(figures))
 
