@@ -7,6 +7,7 @@ against the real Redis and TorchServe; only a job with ``serve_as`` registers an
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -28,6 +29,21 @@ def group_rss_mb(pid: int) -> float:
         except psutil.Error:
             continue  # ended meanwhile
     return total / 2**20
+
+
+def settled_rss_mb(pid: int, warm: Callable[[], None], timeout_s: float = 90.0) -> float:
+    """The group's RSS once it stops moving, after ``warm`` (a model worker grows over its first
+    requests): sampled every 5 s until two samples are within 5 MB."""
+    warm()
+    last = group_rss_mb(pid)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(5)
+        now = group_rss_mb(pid)
+        if abs(now - last) <= 5:
+            return now
+        last = now
+    return last
 
 
 def jobs_without_serving(store: JobStore, settings: WorkerSettings, count: int) -> float:

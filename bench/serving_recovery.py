@@ -6,8 +6,8 @@ TorchServe (the role of the stack helper or compose's restart policy); 4 clients
 for images from every model throughout. Figures: recover_all_s (kill → all answering), the
 gateway's answers in that window by status, and non_503_errors (must be 0: every error a 503
 with Retry-After). Then --jobs jobs without ``serve_as`` run the workers' path against the same
-TorchServe: leak_mb is its memory (frontend and model workers) after them against before (they
-register nothing, so it stays flat). Last line: JSON.
+TorchServe: leak_mb is its settled memory (frontend and model workers, each warmed up by the same
+requests) after them against before (they register nothing, so it stays flat). Last line: JSON.
 
     python bench/serving_recovery.py [--models 10] [--jobs 200]
 """
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import psutil
-from _leak import group_rss_mb, jobs_without_serving
+from _leak import jobs_without_serving, settled_rss_mb
 
 from model_archive.builder import build_archive
 from model_archive.client import TorchServeClient
@@ -114,11 +114,17 @@ def main() -> None:
             for thread in clients:
                 thread.join()
             registered = len(client.list_models())
-            rss_before = group_rss_mb(server.pid)
+
+            def warm() -> None:  # the same requests before and after: each worker warmed up
+                for _ in range(3):
+                    for name in names:
+                        client.infer(name, BODY)
+
+            rss_before = settled_rss_mb(server.pid, warm)
             jobs_s = jobs_without_serving(
                 store, worker_settings(root, redis.url, config), args.jobs
             )
-            rss_after = group_rss_mb(server.pid)
+            rss_after = settled_rss_mb(server.pid, warm)
             registered_by_jobs = len(client.list_models()) - registered
         finally:
             stop.set()

@@ -174,9 +174,36 @@ def command_cancel(gateway: Gateway, args: argparse.Namespace) -> int:
 def command_models(gateway: Gateway, args: argparse.Namespace) -> int:
     for model in gateway.json("GET", "/v1/models")["models"]:
         classes = f"{model['num_classes']} classes" if model["num_classes"] else "unconditional"
-        print(
-            f"{model['name']:20s} {model['family']:14s} {classes:14s} default v{model['default_version']}, versions {', '.join(model['versions'])}"
+        serving = model.get("serving", {})
+        versions = ", ".join(
+            f"{v} ({serving[v]['state']})" if v in serving else v for v in model["versions"]
         )
+        print(
+            f"{model['name']:20s} {model['family']:14s} {classes:14s} "
+            f"default v{model['default_version']}, versions {versions}"
+        )
+    return 0
+
+
+def command_serve(gateway: Gateway, args: argparse.Namespace) -> int:
+    body = {"job_id": args.job_id, "name": args.name, "default": not args.keep_default}
+    model = gateway.json("POST", "/v1/models", body)
+    version = max(model["versions"], key=lambda v: [int(p) for p in v.split(".")])
+    when = "keeps its default" if args.keep_default else "the default once it is ready"
+    print(f"{args.name} version {version}: loading ({when})")
+    return 0
+
+
+def command_default(gateway: Gateway, args: argparse.Namespace) -> int:
+    model = gateway.json("PUT", f"/v1/models/{args.name}/default", {"version": args.version})
+    print(f"{args.name}: default version {model['default_version']}")
+    return 0
+
+
+def command_delete(gateway: Gateway, args: argparse.Namespace) -> int:
+    path = f"/v1/models/{args.name}" + (f"/versions/{args.version}" if args.version else "")
+    gateway.call("DELETE", path)
+    print(f"deleted {args.name}" + (f" version {args.version}" if args.version else ""))
     return 0
 
 
@@ -290,6 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("job", command_job, "one job as JSON").add_argument("job_id")
     add("cancel", command_cancel, "cancel a job").add_argument("job_id")
     add("models", command_models, "served generators")
+    serve = add("serve", command_serve, "serve a succeeded job's generator under a name")
+    serve.add_argument("job_id")
+    serve.add_argument("name")
+    serve.add_argument("--keep-default", action="store_true", help="do not make it the default")
+    default = add("default", command_default, "make a version a model's default (roll back)")
+    default.add_argument("name")
+    default.add_argument("version")
+    delete = add("delete", command_delete, "delete a served model, or one --version of it")
+    delete.add_argument("name")
+    delete.add_argument("--version")
     for name, handler, help_text in (
         ("generate", command_generate, "images of a class to a PNG"),
         ("interpolate", command_interpolate, "morph one seed's image into another's"),

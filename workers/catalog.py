@@ -177,8 +177,11 @@ class ModelCatalog:
         if not entries:
             return
         gone = {entry.field: json.dumps(asdict(entry)) for entry in entries}
+        pending = json.loads(self.redis.hget(key, "pending_default") or "null")
         with self.redis.pipeline() as pipe:
             pipe.hset(PREFIX + "retired", mapping=gone)
+            if pending in versions:
+                pipe.hset(key, "pending_default", "null")
             for part in ("versions", "archives", "serving"):
                 pipe.hdel(f"{key}:{part}", *versions)
             pipe.execute()

@@ -150,7 +150,14 @@ def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) ->
     assert sum(accuracy) / 10 >= 0.8 and min(accuracy) >= 0.5, accuracy
 
     models = cli(stack_env, "models")
-    assert models.returncode == 0 and "demo-digits" in models.stdout
+    assert models.returncode == 0 and "demo-digits" in models.stdout and "(ready)" in models.stdout
+    demo_job = cli(stack_env, "jobs", "--state", "succeeded", "--limit", "1").stdout.split()[0]
+    served = cli(stack_env, "serve", demo_job, "cli-digits")
+    assert served.returncode == 0 and "cli-digits version 1: loading" in served.stdout, served
+    assert "cli-digits" in cli(stack_env, "models").stdout
+    assert cli(stack_env, "delete", "cli-digits", "--version", "1").returncode == 1  # the last
+    assert cli(stack_env, "delete", "cli-digits").returncode == 0
+    assert "cli-digits" not in cli(stack_env, "models").stdout
     threes = tmp_path / "threes.png"
     assert (
         cli(

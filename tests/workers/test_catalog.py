@@ -91,6 +91,9 @@ def test_a_version_served_when_ready_waits_its_turn_to_be_the_default(store: Job
     assert store.set_default_version("cat-e", "2")
     model = store.get_model("cat-e")
     assert model is not None and (model["default_version"], model["pending_default"]) == ("2", None)
+    store.record_model("cat-e", "3", "c" * 32, META, default="when ready")
+    store.retire("cat-e", ["3"])  # deleted before it was ready: nothing is pending any more
+    assert store.get_model("cat-e")["pending_default"] is None  # type: ignore[index]
     store.record_model("cat-f", "1", "a" * 32, META, default="no")  # a new name: default at once
     assert store.get_model("cat-f")["default_version"] == "1"  # type: ignore[index]
 
