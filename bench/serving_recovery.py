@@ -1,8 +1,8 @@
 """TorchServe SIGKILLed with --models served: seconds until every one answers again.
 
 A real Redis and TorchServe, the gateway in-process over the real TorchServe client, and the
-reconciler as the workers run it (shipped interval). The kill is followed at once by a fresh
-TorchServe (the role of the stack helper or compose's restart policy); 4 clients ask the gateway
+reconciler as the workers run it (shipped interval). TorchServe runs under the local stack's
+supervisor, which starts it again by itself after the kill; 4 clients ask the gateway
 for images from every model throughout. Figures: recover_all_s (kill → all answering), the
 gateway's answers in that window by status, and non_503_errors (must be 0: every error a 503
 with Retry-After). Then --jobs jobs without ``serve_as`` run the workers' path against the same
@@ -34,7 +34,8 @@ from services.settings import GatewaySettings
 from services.stack.local import worker_settings
 from services.stack.processes import free_port
 from services.stack.redis import start_redis
-from services.stack.torchserve import config_on_free_ports, start_torchserve
+from services.stack.supervisor import start_supervised, torchserve_pid
+from services.stack.torchserve import config_on_free_ports
 from workers.engine.pipeline import run_job
 from workers.publish import model_meta
 from workers.reconciler import Reconciler, file_sha256
@@ -60,7 +61,8 @@ def main() -> None:
         artifact = Path(run_job(spec, root / "job", with_evaluation=False).artifacts["generator"])
         redis = start_redis(root / "redis", free_port())
         config = config_on_free_ports(root / "store")
-        server = start_torchserve(root / "server", config)
+        ts_folder = root / "server"
+        server = start_supervised(ts_folder, config)  # as `ganfoundry-stack up` runs it
         store = JobStore.from_url(redis.url)
         client = TorchServeClient(config.inference_url, config.management_url)
         names = [f"toy-{i}" for i in range(args.models)]
@@ -93,14 +95,17 @@ def main() -> None:
                     time.sleep(PAUSE_S)
 
         try:
-            members = [psutil.Process(server.pid), *psutil.Process(server.pid).children(True)]
+            first = torchserve_pid(ts_folder)
+            assert first is not None
+            members = [psutil.Process(first), *psutil.Process(first).children(True)]
             killed = time.monotonic()
-            os.killpg(server.pid, signal.SIGKILL)
+            os.killpg(first, signal.SIGKILL)
             psutil.wait_procs(members, timeout=10)
             clients = [threading.Thread(target=ask) for _ in range(4)]
             for thread in clients:
                 thread.start()
-            server = start_torchserve(root / "server", config)
+            while not client.ping(timeout_s=0.5) or torchserve_pid(ts_folder) in (None, first):
+                time.sleep(0.05)  # the supervisor starts it again
             started = time.monotonic() - killed
             gateway, headers = app.test_client(), {"Authorization": f"Bearer {KEY}"}
             while not all(
@@ -120,11 +125,12 @@ def main() -> None:
                     for name in names:
                         client.infer(name, BODY)
 
-            rss_before = settled_rss_mb(server.pid, warm)
+            pid = torchserve_pid(ts_folder) or 0
+            rss_before = settled_rss_mb(pid, warm)
             jobs_s = jobs_without_serving(
                 store, worker_settings(root, redis.url, config), args.jobs
             )
-            rss_after = settled_rss_mb(server.pid, warm)
+            rss_after = settled_rss_mb(pid, warm)
             registered_by_jobs = len(client.list_models()) - registered
         finally:
             stop.set()

@@ -22,6 +22,7 @@ from services.stack.gateway import GatewayProcess, start_gateway
 from services.stack.processes import Service, StackError
 from services.stack.redis import RedisProcess, start_redis
 from services.stack.state import StackPorts
+from services.stack.supervisor import start_supervised
 from services.stack.torchserve import TorchServeProcess, start_torchserve
 from services.stack.worker import start_worker
 from workers.settings import WorkerSettings
@@ -84,7 +85,8 @@ class LocalStack:
         self.redis = self._started(start_redis(self.root / "redis", self.ports.redis, append_only))
         return self.redis
 
-    def start_torchserve(self) -> TorchServeProcess:
+    def start_torchserve(self, supervised: bool = False) -> TorchServeProcess:
+        """TorchServe; ``supervised``: under a supervisor that starts it again when it dies."""
         config = ServerConfig(
             self.root / "model-store",
             self.ports.inference,
@@ -93,7 +95,8 @@ class LocalStack:
             self.ports.grpc_inference,
             self.ports.grpc_management,
         )
-        self.torchserve = self._started(start_torchserve(self.root / "torchserve", config))
+        start = start_supervised if supervised else start_torchserve
+        self.torchserve = self._started(start(self.root / "torchserve", config))
         return self.torchserve
 
     def worker_settings(self, **overrides: Any) -> WorkerSettings:
@@ -121,10 +124,11 @@ class LocalStack:
     # ---- the whole ----------------------------------------------------------------------------
 
     def up(self, api_key: str) -> None:
-        """Redis (append-only), TorchServe, one worker, the gateway; all stopped if one fails."""
+        """Redis (append-only), TorchServe (supervised), one worker, the gateway; all stopped if
+        one fails."""
         try:
             self.start_redis(append_only=True)
-            self.start_torchserve()
+            self.start_torchserve(supervised=True)
             self.start_worker()
             self.start_gateway(self.gateway_settings(api_key))
         except BaseException:

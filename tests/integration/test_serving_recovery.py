@@ -1,7 +1,8 @@
 """TorchServe SIGKILLed and started again: the record in Redis brings every model back.
 
-A real TorchServe, a real Redis, the gateway in-process over the real TorchServe client, and the
-reconciler as the workers run it.
+A real TorchServe under the local stack's supervisor (which starts it again by itself), a real
+Redis, the gateway in-process over the real TorchServe client, and the reconciler as the workers
+run it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from model_archive.client import TorchServeClient
 from model_archive.config import ServerConfig
 from services.app import create_app
 from services.stack.redis import RedisProcess
+from services.stack.supervisor import start_supervised, torchserve_pid
 from services.stack.torchserve import config_on_free_ports, start_torchserve
 from tests.services.conftest import AUTH, settings_for
 from workers.publish import model_meta
@@ -53,11 +55,12 @@ def _kill(pid: int) -> None:
     psutil.wait_procs(members, timeout=10)
 
 
-def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
+def test_a_killed_torchserve_comes_back_by_itself_with_every_model_byte_for_byte(
     tmp_path: Path, jobs_redis: RedisProcess, cgan_artifact: Path
 ) -> None:
     url, store, config = _fresh(jobs_redis, 3, tmp_path)
-    server = start_torchserve(tmp_path / "server", config)
+    folder = tmp_path / "server"
+    server = start_supervised(folder, config)
     client = server.client
     try:
         for name in ("alpha", "beta", "gamma"):
@@ -73,7 +76,9 @@ def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
         ).test_client()
         (config.model_store / "gamma.v1.mar").write_bytes(b"not the archive that was recorded")
 
-        _kill(server.pid)
+        first = torchserve_pid(folder)
+        assert first is not None
+        _kill(first)
         for name in ("alpha", "beta"):
             asked = time.monotonic()
             answer = gateway.post(f"/v1/models/{name}/generate", json=BODY, headers=AUTH)
@@ -82,7 +87,10 @@ def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
         reconcile(store, client, config.model_store)
         assert store.serving_of("alpha", "1").state == "unavailable"  # type: ignore[union-attr]
 
-        server = start_torchserve(tmp_path / "server", config)  # empty: --ncs, no models
+        deadline = time.monotonic() + 60  # the supervisor starts it again: empty (--ncs)
+        while not client.ping() or torchserve_pid(folder) in (None, first):
+            assert time.monotonic() < deadline, "TorchServe was not started again"
+            time.sleep(0.2)
         done = reconcile(store, client, config.model_store)
         assert done == {"alpha/1": "registering", "beta/1": "registering", "gamma/1": "refused"}
         deadline = time.monotonic() + 60
