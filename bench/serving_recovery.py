@@ -25,7 +25,6 @@ from pathlib import Path
 import psutil
 
 from model_archive.builder import build_archive
-from model_archive.client import TorchServeClient
 from services.app import create_app
 from services.settings import GatewaySettings
 from services.stack.processes import free_port
@@ -57,7 +56,7 @@ def main() -> None:
         config = config_on_free_ports(root / "store")
         server = start_torchserve(root / "server", config)
         store = JobStore.from_url(redis.url)
-        client = TorchServeClient(config.inference_url, config.management_url)
+        client = server.client  # re-reads the key file when the restarted server refuses it
         names = [f"toy-{i}" for i in range(args.models)]
         for name in names:
             mar = build_archive(artifact, name, "1", config.model_store)
@@ -68,7 +67,7 @@ def main() -> None:
             redis_url=redis.url,
             api_keys=(KEY,),
             torchserve_inference_url=config.inference_url,
-            torchserve_management_url=config.management_url,
+            torchserve_key_file=server.key_file,
             artifact_root=root,
         )
         app = create_app(settings, store=store, send_job=lambda _: None)

@@ -45,7 +45,7 @@ def serve(
 ) -> dict[str, Any]:
     """Archive the generator and register it as the default version of its name."""
     name = spec.serve_as or f"job-{job_id[:12]}"
-    client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
+    client = settings.torchserve_client()
 
     def retried(call: Callable[[], T]) -> T:
         return _retry(call, settings, store, job_id, stopping)

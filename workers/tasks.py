@@ -16,7 +16,6 @@ import threading
 from celery import Celery, Task
 from celery.signals import worker_ready, worker_shutting_down
 
-from model_archive.client import TorchServeClient
 from workers.celery_app import TRAIN_TASK, send_training_job
 from workers.reaper import Reaper
 from workers.reconciler import Reconciler
@@ -37,7 +36,7 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
         send_training_job(app, job_id)
 
     reaper = Reaper(store, requeue, settings.max_worker_losses, settings.reap_interval_s)
-    client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
+    client = settings.torchserve_client()
     reconciler = Reconciler(
         store, client, settings.model_store, worker, settings.reconcile_interval_s
     )

@@ -68,7 +68,10 @@ def test_a_killed_torchserve_comes_back_with_every_model_byte_for_byte(
                 update={"torchserve_inference_url": config.inference_url}
             ),
             store=store,
-            torchserve=TorchServeClient(config.inference_url, config.management_url, timeout_s=5),
+            # the gateway's client: inference only; it reads the key file again after the restart
+            torchserve=TorchServeClient(
+                config.inference_url, timeout_s=5, key_file=server.key_file
+            ),
             send_job=lambda _: None,
         ).test_client()
         (config.model_store / "gamma.v1.mar").write_bytes(b"not the archive that was recorded")
@@ -126,7 +129,7 @@ def test_a_rolled_back_default_reaches_torchserve_through_the_reconciler(
         gateway = create_app(
             settings_for(url, tmp_path),
             store=store,
-            torchserve=TorchServeClient(config.inference_url, config.management_url),
+            torchserve=TorchServeClient(config.inference_url, key_file=server.key_file),
             send_job=lambda _: None,
         ).test_client()
         answer = gateway.put("/v1/models/delta/default", json={"version": "1"}, headers=AUTH)
