@@ -82,11 +82,13 @@ def main() -> None:
         store.record_model("digits", "1", job.id, model_meta(JobSpec(model="mnist-cgan")))
         gateway = stack.start_gateway(stack.gateway_settings(KEY))
         json_headers = {"Content-Type": "application/json"}
+        inference_key = json.loads(torchserve.key_file.read_text())["inference"]["key"]
+        inference_headers = json_headers | {"Authorization": f"Bearer {inference_key}"}
         for clients in (1, 16):
             count = args.requests if clients == 1 else max(20, args.requests // 4)
             for _round in range(2):  # alternate, so drift hits both sides alike
                 direct = latencies(
-                    stack.ports.inference, "/predictions/digits", json_headers, count, clients
+                    stack.ports.inference, "/predictions/digits", inference_headers, count, clients
                 )
                 through = latencies(
                     gateway.port,

@@ -63,7 +63,7 @@ def main() -> None:
         root = Path(folder)
         redis = start_redis(root / "redis", free_port())
         serving = ServerConfig(root / "store", free_port(), free_port(), free_port())
-        settings = worker_settings(root, redis.url, serving, progress_interval_s=0.1)
+        settings = worker_settings(root, redis.url, serving, None, progress_interval_s=0.1)
         store = JobStore.from_url(redis.url)
         workers: list[Service] = []
 

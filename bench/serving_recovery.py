@@ -28,7 +28,6 @@ import psutil
 from _leak import jobs_without_serving, settled_rss_mb
 
 from model_archive.builder import build_archive
-from model_archive.client import TorchServeClient
 from services.app import create_app
 from services.settings import GatewaySettings
 from services.stack.local import worker_settings
@@ -64,7 +63,7 @@ def main() -> None:
         ts_folder = root / "server"
         server = start_supervised(ts_folder, config)  # as `ganfoundry-stack up` runs it
         store = JobStore.from_url(redis.url)
-        client = TorchServeClient(config.inference_url, config.management_url)
+        client = server.client  # re-reads the key file when the restarted server refuses it
         names = [f"toy-{i}" for i in range(args.models)]
         for name in names:
             mar = build_archive(artifact, name, "1", config.model_store)
@@ -75,7 +74,7 @@ def main() -> None:
             redis_url=redis.url,
             api_keys=(KEY,),
             torchserve_inference_url=config.inference_url,
-            torchserve_management_url=config.management_url,
+            torchserve_key_file=server.key_file,
             artifact_root=root,
         )
         app = create_app(settings, store=store, send_job=lambda _: None)
@@ -128,7 +127,7 @@ def main() -> None:
             pid = torchserve_pid(ts_folder) or 0
             rss_before = settled_rss_mb(pid, warm)
             jobs_s = jobs_without_serving(
-                store, worker_settings(root, redis.url, config), args.jobs
+                store, worker_settings(root, redis.url, config, server.key_file), args.jobs
             )
             rss_after = settled_rss_mb(pid, warm)
             registered_by_jobs = len(client.list_models()) - registered

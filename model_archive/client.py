@@ -2,6 +2,11 @@
 
 The gateway and the workers talk to the model server only through this class, so another
 server could take TorchServe's place behind the same methods.
+
+With token authorisation on, TorchServe writes its keys to a key file at each start; the client
+reads it on first use and sends the management key to the management API, the inference key to
+the inference API. A restarted TorchServe has new keys, so a refused key makes the client read the
+file again and try once more.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ import json
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+INFERENCE = "inference"
+MANAGEMENT = "management"
 
 
 class TorchServeError(Exception):
@@ -26,8 +35,20 @@ class TorchServeError(Exception):
 class TorchServeUnavailable(TorchServeError):
     """TorchServe did not answer (down, starting, or too slow)."""
 
+    def __init__(self, message: str, status: int = 503) -> None:
+        super().__init__(status, message)
+
+
+class TorchServeKeyRefused(TorchServeUnavailable):
+    """TorchServe refused the key, also once the key file was read again: most often a restarted
+    TorchServe that has not written its new keys yet, so callers retry it like an outage."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(503, message)
+        super().__init__(message, status=401)
+
+
+class NoManagementAPI(RuntimeError):
+    """A management call on a client made for the inference API only (the gateway's)."""
 
 
 @dataclass(frozen=True)
@@ -41,18 +62,70 @@ class Response:
         return json.loads(self.body)
 
 
+class KeyFile:
+    """TorchServe's keys from its key_file.json: read on first use, and again on ``reload``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._keys: dict[str, str] | None = None
+
+    def key(self, api: str) -> str:
+        """The key of ``api`` ('management' or 'inference'), read from the file if not yet."""
+        with self._lock:
+            keys = self._keys if self._keys is not None else self._read()
+        if api not in keys:
+            raise TorchServeKeyRefused(f"{self.path} holds no {api} key")
+        return keys[api]
+
+    def reload(self) -> None:
+        with self._lock:
+            self._keys = None
+            self._read()
+
+    def _read(self) -> dict[str, str]:
+        """{"management": {"key": ...}, "inference": {"key": ...}, "API": {...}} as TorchServe
+        writes it; a file that is missing or half written is an outage (TorchServe starting)."""
+        try:
+            written = json.loads(self.path.read_text())
+        except OSError as error:
+            raise TorchServeUnavailable(
+                f"no TorchServe key file at {self.path} ({error.strerror})"
+            ) from None
+        except ValueError:
+            raise TorchServeUnavailable(
+                f"TorchServe's key file {self.path} is not JSON (yet)"
+            ) from None
+        keys = {
+            api: section["key"]
+            for api, section in (written.items() if isinstance(written, dict) else [])
+            if api in (INFERENCE, MANAGEMENT)
+            and isinstance(section, dict)
+            and isinstance(section.get("key"), str)
+        }
+        self._keys = keys
+        return keys
+
+
 @dataclass(frozen=True)
 class TorchServeClient:
     inference_url: str  # e.g. http://127.0.0.1:8080
-    management_url: str  # e.g. http://127.0.0.1:8081 (never exposed outside the stack)
+    # e.g. http://127.0.0.1:8081 (never exposed outside the stack); None: inference only
+    management_url: str | None = None
     timeout_s: float = 10.0
+    key_file: Path | None = None  # TorchServe's key_file.json; None: token authorisation is off
+    _keys: KeyFile | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = KeyFile(self.key_file) if self.key_file is not None else None
+        object.__setattr__(self, "_keys", keys)  # frozen: set once, here
 
     # ---- inference ----------------------------------------------------------------------
 
     def ping(self, timeout_s: float = 2.0) -> bool:
         """True when the inference API answers and reports itself healthy."""
         try:
-            answer = self._call("GET", self.inference_url, "/ping", timeout=timeout_s)
+            answer = self._call(INFERENCE, "GET", "/ping", timeout=timeout_s)
             return bool(answer.json().get("status") == "Healthy")
         except (TorchServeError, ValueError):
             return False
@@ -63,7 +136,7 @@ class TorchServeClient:
         """POST a JSON request to a model; with ``check`` an error status raises."""
         path = f"/predictions/{_quote(name)}" + (f"/{_quote(version)}" if version else "")
         body = json.dumps(payload).encode()
-        return self._call("POST", self.inference_url, path, body=body, check=check)
+        return self._call(INFERENCE, "POST", path, body=body, check=check)
 
     # ---- management -----------------------------------------------------------------------
 
@@ -82,7 +155,7 @@ class TorchServeClient:
         if name:
             query["model_name"] = name
         path = "/models?" + urllib.parse.urlencode(query)
-        return dict(self._call("POST", self.management_url, path, timeout=timeout_s).json())
+        return dict(self._call(MANAGEMENT, "POST", path, timeout=timeout_s).json())
 
     def scale(
         self,
@@ -99,15 +172,15 @@ class TorchServeClient:
             }
         )
         path = f"/models/{_quote(name)}" + (f"/{_quote(version)}" if version else "") + f"?{query}"
-        return dict(self._call("PUT", self.management_url, path, timeout=180.0).json())
+        return dict(self._call(MANAGEMENT, "PUT", path, timeout=180.0).json())
 
     def set_default(self, name: str, version: str) -> dict[str, Any]:
         path = f"/models/{_quote(name)}/{_quote(version)}/set-default"
-        return dict(self._call("PUT", self.management_url, path).json())
+        return dict(self._call(MANAGEMENT, "PUT", path).json())
 
     def unregister(self, name: str, version: str | None = None) -> dict[str, Any]:
         path = f"/models/{_quote(name)}" + (f"/{_quote(version)}" if version else "")
-        return dict(self._call("DELETE", self.management_url, path, timeout=60.0).json())
+        return dict(self._call(MANAGEMENT, "DELETE", path, timeout=60.0).json())
 
     def list_models(self) -> list[dict[str, Any]]:
         """Every registered model name with its default archive, following the pages."""
@@ -115,7 +188,7 @@ class TorchServeClient:
         token = ""
         while True:
             query = urllib.parse.urlencode({"limit": 100, "next_page_token": token})
-            page = self._call("GET", self.management_url, f"/models?{query}").json()
+            page = self._call(MANAGEMENT, "GET", f"/models?{query}").json()
             models.extend(page.get("models", []))
             token = page.get("nextPageToken", "")
             if not token:
@@ -124,44 +197,94 @@ class TorchServeClient:
     def describe(self, name: str, version: str | None = "all") -> list[dict[str, Any]]:
         """Each version's description (workers, batch size, default flag); 'all' by default."""
         path = f"/models/{_quote(name)}" + (f"/{_quote(version)}" if version else "")
-        return list(self._call("GET", self.management_url, path).json())
+        return list(self._call(MANAGEMENT, "GET", path).json())
 
     # ---- plumbing -------------------------------------------------------------------------
 
     def _call(
         self,
+        api: str,
         method: str,
-        base: str,
         path: str,
         body: bytes | None = None,
         timeout: float | None = None,
         check: bool = True,
     ) -> Response:
-        """One request on this thread's kept-alive connection to ``base`` (opened on demand)."""
-        target = urllib.parse.urlsplit(base).path.rstrip("/") + path
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        """One request to ``api`` with its key; a refused key is read afresh and tried once more.
+
+        A refused key raises even without ``check``: it is never the model's answer."""
+        base = self._base(api)
         limit = timeout or self.timeout_s
-        for attempt in (1, 2):
-            connection = _connection(base, limit)
-            reused = connection.sock is not None
-            try:
-                connection.request(method, target, body=body, headers=headers)
-                answer = connection.getresponse()
-                response = _response(answer.status, answer.getheaders(), answer.read())
-                if answer.will_close:
-                    connection.close()
-                break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
-                connection.close()
-                if reused and attempt == 1:
-                    continue  # the server had closed the idle connection: one fresh try
-                raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
-            except (OSError, http.client.HTTPException) as error:  # refused, timed out, garbled
-                connection.close()
-                raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
+        response = _send(method, base, path, body, self._headers(api, body), limit)
+        if _key_refused(response) and self._keys is not None:
+            self._keys.reload()  # a restarted TorchServe wrote new keys
+            response = _send(method, base, path, body, self._headers(api, body), limit)
+        if _key_refused(response):
+            raise TorchServeKeyRefused(
+                f"{base} refused {self._whose_key(api)}: {_message(response)}"
+            )
         if check and response.status >= 400:
             raise TorchServeError(response.status, _message(response))
         return response
+
+    def _base(self, api: str) -> str:
+        if api == INFERENCE:
+            return self.inference_url
+        if self.management_url is None:
+            raise NoManagementAPI(
+                "this TorchServe client has no management URL: it serves inference only"
+            )
+        return self.management_url
+
+    def _whose_key(self, api: str) -> str:
+        if self.key_file is None:
+            return "a request without a key (give the client TorchServe's key file)"
+        return f"the {api} key of {self.key_file}"
+
+    def _headers(self, api: str, body: bytes | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self._keys is not None:
+            headers["Authorization"] = f"Bearer {self._keys.key(api)}"
+        return headers
+
+
+def _send(
+    method: str, base: str, path: str, body: bytes | None, headers: dict[str, str], timeout: float
+) -> Response:
+    """One request on this thread's kept-alive connection to ``base`` (opened on demand)."""
+    target = urllib.parse.urlsplit(base).path.rstrip("/") + path
+    for attempt in (1, 2):
+        connection = _connection(base, timeout)
+        reused = connection.sock is not None
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            answer = connection.getresponse()
+            response = _response(answer.status, answer.getheaders(), answer.read())
+            if answer.will_close:
+                connection.close()
+            break
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+            connection.close()
+            if reused and attempt == 1:
+                continue  # the server had closed the idle connection: one fresh try
+            raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
+        except (OSError, http.client.HTTPException) as error:  # refused, timed out, garbled
+            connection.close()
+            raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
+    return response
+
+
+def _key_refused(response: Response) -> bool:
+    """TorchServe 0.12 refuses a missing, wrong or expired key with a 400 InvalidKeyException."""
+    if response.status == 401:
+        return True
+    if response.status != 400:
+        return False
+    try:
+        payload = response.json()
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("type") == "InvalidKeyException"
 
 
 _local = threading.local()

@@ -1,9 +1,22 @@
 """TorchServe's server configuration (config.properties), for local runs, tests and compose.
 
 Decisions: the model API is on (workers register models), but only archives in the model store
-may be registered (``allowed_urls``: never a download from a URL); token authorisation is off because
-TorchServe listens only where the gateway and the workers reach it (loopback locally, the compose
-network in docker) and the management port is never published; metrics in Prometheus format.
+may be registered (``allowed_urls``: never a download from a URL); metrics in Prometheus format.
+
+Token authorisation is on. Listening only where the gateway and the workers are (loopback locally,
+internal networks in compose) is not enough on its own: any process on the host, or any container
+on TorchServe's network, could otherwise register a model, and a register call runs the archive's
+code in TorchServe. At start TorchServe writes three keys to ``key_file.json`` in its working
+directory (there is no option to put it elsewhere): ``management`` for the management API,
+``inference`` for the inference API (``/ping`` included), ``API`` for ``/token``, which makes new
+ones. Metrics need no key. A refused key gets a 400 ``InvalidKeyException``, not a 401. The
+management and inference keys stop working ``token_expiration_min`` after the start and are not
+renewed on their own, so the expiry is set to ten years: the keys live as long as the process, and
+a restart writes new ones (the client re-reads the file when a key is refused).
+
+In compose the management API listens only on the ``management`` network's address (a network
+alias that resolves on that network alone), which the gateway does not join; see
+``docker/compose.yaml``.
 """
 
 from __future__ import annotations
@@ -14,6 +27,8 @@ from pathlib import Path
 
 MAX_REQUEST_BYTES = 64 * 1024  # a generation request is a small JSON object
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 256 PNGs in base64 fit comfortably
+KEYS_FOR_MINUTES = 10 * 365 * 24 * 60  # as good as never: the keys end with the process
+KEY_FILE = "key_file.json"  # TorchServe writes it into its working directory
 
 
 @dataclass(frozen=True)
@@ -27,21 +42,24 @@ class ServerConfig:
     grpc_inference_port: int = 7070  # unused by the project, but bound: two servers need two
     grpc_management_port: int = 7071
     bind: str = "127.0.0.1"
+    management_bind: str | None = None  # the management API's own address; None: ``bind``
     default_workers_per_model: int = 1
     job_queue_size: int = 1000
+    token_expiration_min: int = KEYS_FOR_MINUTES
 
     def render(self) -> str:
         return "\n".join(
             [
                 f"inference_address=http://{self.bind}:{self.inference_port}",
-                f"management_address=http://{self.bind}:{self.management_port}",
+                f"management_address=http://{self._management_bind}:{self.management_port}",
                 f"metrics_address=http://{self.bind}:{self.metrics_port}",
                 f"grpc_inference_port={self.grpc_inference_port}",
                 f"grpc_management_port={self.grpc_management_port}",
                 f"model_store={self.model_store}",
                 "enable_model_api=true",
                 f"allowed_urls={self.allowed_urls}",
-                "disable_token_authorization=true",
+                "disable_token_authorization=false",
+                f"token_expiration_min={self.token_expiration_min}",
                 "metrics_mode=prometheus",
                 f"max_request_size={MAX_REQUEST_BYTES}",
                 f"max_response_size={MAX_RESPONSE_BYTES}",
@@ -67,18 +85,31 @@ class ServerConfig:
 
     @property
     def management_url(self) -> str:
-        return f"http://{self._host}:{self.management_port}"
+        return f"http://{_client_host(self._management_bind)}:{self.management_port}"
 
     @property
     def _host(self) -> str:
-        """Where a client on this machine reaches it (loopback when bound to every address)."""
-        return "127.0.0.1" if self.bind in ("0.0.0.0", "127.0.0.1") else self.bind
+        return _client_host(self.bind)
+
+    @property
+    def _management_bind(self) -> str:
+        return self.management_bind or self.bind
 
     def write(self, path: Path) -> Path:
         path.write_text(self.render())
         return path
 
 
+def _client_host(bind: str) -> str:
+    """Where a client on this machine reaches an address (loopback when bound to every one)."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "127.0.0.1") else bind
+
+
 # The committed files under model_archive/torchserve/ are these, rendered (a test keeps them equal).
 LOCAL = ServerConfig(model_store=Path("runs/model-store"))
-COMPOSE = ServerConfig(model_store=Path("/home/model-server/model-store"), bind="0.0.0.0")
+# In compose, "torchserve-management" is TorchServe's alias on the management network only.
+COMPOSE = ServerConfig(
+    model_store=Path("/home/model-server/model-store"),
+    bind="0.0.0.0",
+    management_bind="torchserve-management",
+)

@@ -106,8 +106,8 @@ def create_app(
         torchserve=torchserve
         or TorchServeClient(
             settings.torchserve_inference_url,
-            settings.torchserve_management_url,
             timeout_s=settings.generate_timeout_s,
+            key_file=settings.torchserve_key_file,
         ),
         send_job=send_job or celery_sender(settings),
     )

@@ -16,8 +16,10 @@ class GatewaySettings(JobLimits, ServingLimits):
     redis_url: str = Field(min_length=1)
     # Authorization: Bearer <one of these>; GANFOUNDRY_API_KEYS is comma-separated
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
+    # the inference API only: the management API is the workers' (and unreachable from here)
     torchserve_inference_url: str = Field(min_length=1)
-    torchserve_management_url: str = Field(min_length=1)
+    # TorchServe's key_file.json, for its inference key; None: its token auth is off
+    torchserve_key_file: Path | None = None
     artifact_root: Path  # shared with the workers: loss plots, samples, metrics
     public_reads: bool = False  # True: reading jobs and models and generating need no key
     max_body_bytes: int = Field(64 * 1024, ge=1024)

@@ -63,7 +63,7 @@ def serve(
     name = spec.serve_as or _job_name(job_id)
     if not store.has_room(name, settings.max_served_models):
         raise JobFailure("too_many_models", _full(settings.max_served_models, job_id))
-    client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
+    client = settings.torchserve_client()
 
     def retried(call: Callable[[], T]) -> T:
         return _retry(call, settings, store, job_id, stopping)

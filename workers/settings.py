@@ -11,6 +11,7 @@ from typing import Any, Self
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model_archive.client import TorchServeClient
 from workers.engine.limits import DEFAULT_MAX_TOTAL_STEPS
 
 DEFAULT_LONGEST_JOB_S = 6 * 3600
@@ -43,10 +44,12 @@ class EnvSettings(BaseSettings):
             raise SettingsError(f"{cls.__name__}: {problems}") from None
 
     def to_env(self) -> dict[str, str]:
-        """The environment that makes the class read back these settings (for child processes)."""
+        """The environment that makes the class read back these settings (for child processes);
+        a setting left at None is left out, so that it reads back as None."""
         return {
             f"GANFOUNDRY_{name.upper()}": _env_value(value)
             for name, value in self.model_dump(mode="json").items()
+            if value is not None
         }
 
 
@@ -82,6 +85,8 @@ class WorkerSettings(JobLimits, ServingLimits):
     model_store: Path  # TorchServe's model store (shared with the TorchServe service)
     torchserve_inference_url: str = Field(min_length=1)
     torchserve_management_url: str = Field(min_length=1)
+    # TorchServe's key_file.json (management and inference keys); None: its token auth is off
+    torchserve_key_file: Path | None = None
     progress_interval_s: float = Field(1.0, gt=0)  # at most one progress write per interval
     # a running job's heartbeat: its lock, renewed every quarter of this; once it lapses, the
     # reapers (one thread in every worker, every reap_interval_s) hand the job to the next worker
@@ -92,6 +97,14 @@ class WorkerSettings(JobLimits, ServingLimits):
     checkpoint_min_s: float = Field(5.0, ge=0)  # at most one checkpoint per this many seconds
     register_attempts: int = Field(20, ge=1)  # TorchServe tries: about 7.5 min with the backoff
     register_backoff_s: float = Field(1.0, gt=0)
+
+    def torchserve_client(self) -> TorchServeClient:
+        """The workers' client: both APIs, with the keys of the key file."""
+        return TorchServeClient(
+            self.torchserve_inference_url,
+            self.torchserve_management_url,
+            key_file=self.torchserve_key_file,
+        )
 
     def job_dir(self, job_id: str) -> Path:
         return self.artifact_root / "jobs" / job_id

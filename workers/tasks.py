@@ -16,7 +16,6 @@ import threading
 from celery import Celery, Task
 from celery.signals import worker_ready, worker_shutting_down
 
-from model_archive.client import TorchServeClient
 from workers.catalog import RecordedVersion
 from workers.celery_app import TRAIN_TASK, send_training_job
 from workers.reaper import Reaper
@@ -39,7 +38,7 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
         send_training_job(app, job_id)
 
     reaper = Reaper(store, requeue, settings.max_worker_losses, settings.reap_interval_s)
-    client = TorchServeClient(settings.torchserve_inference_url, settings.torchserve_management_url)
+    client = settings.torchserve_client()
 
     def build(entry: RecordedVersion) -> Archive:  # a version served later, from its job
         from workers.publish import archive_from_job  # torch loads in the worker, not the parent

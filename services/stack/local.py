@@ -31,9 +31,10 @@ S = TypeVar("S", bound=Service)
 
 
 def worker_settings(
-    root: Path, redis_url: str, serving: ServerConfig, **overrides: Any
+    root: Path, redis_url: str, serving: ServerConfig, key_file: Path | None, **overrides: Any
 ) -> WorkerSettings:
-    """A worker's settings for this stack: artifacts and data under ``root``."""
+    """A worker's settings for this stack: artifacts and data under ``root``; ``key_file`` is
+    the TorchServe's (``key_file_in`` its folder, known before it starts)."""
     values: dict[str, Any] = {
         "redis_url": redis_url,
         "artifact_root": root / "artifacts",
@@ -41,6 +42,7 @@ def worker_settings(
         "model_store": serving.model_store,
         "torchserve_inference_url": serving.inference_url,
         "torchserve_management_url": serving.management_url,
+        "torchserve_key_file": key_file,
     }
     for folder in ("artifacts", "data"):
         (root / folder).mkdir(parents=True, exist_ok=True)
@@ -48,14 +50,20 @@ def worker_settings(
 
 
 def gateway_settings(
-    root: Path, redis_url: str, serving: ServerConfig, api_key: str, **overrides: Any
+    root: Path,
+    redis_url: str,
+    serving: ServerConfig,
+    key_file: Path | None,
+    api_key: str,
+    **overrides: Any,
 ) -> GatewaySettings:
-    """The gateway's settings for this stack; it reads artifacts under ``root`` too."""
+    """The gateway's settings for this stack: TorchServe's inference API only (with the key of
+    ``key_file``); it reads artifacts under ``root`` too."""
     values: dict[str, Any] = {
         "redis_url": redis_url,
         "api_keys": (api_key,),
         "torchserve_inference_url": serving.inference_url,
-        "torchserve_management_url": serving.management_url,
+        "torchserve_key_file": key_file,
         "artifact_root": root / "artifacts",
     }
     return GatewaySettings(**(values | overrides))
@@ -101,11 +109,15 @@ class LocalStack:
 
     def worker_settings(self, **overrides: Any) -> WorkerSettings:
         redis, torchserve = self._backends()
-        return worker_settings(self.root, redis.url, torchserve.config, **overrides)
+        return worker_settings(
+            self.root, redis.url, torchserve.config, torchserve.key_file, **overrides
+        )
 
     def gateway_settings(self, api_key: str, **overrides: Any) -> GatewaySettings:
         redis, torchserve = self._backends()
-        return gateway_settings(self.root, redis.url, torchserve.config, api_key, **overrides)
+        return gateway_settings(
+            self.root, redis.url, torchserve.config, torchserve.key_file, api_key, **overrides
+        )
 
     def start_worker(
         self, settings: WorkerSettings | None = None, extra_env: dict[str, str] | None = None

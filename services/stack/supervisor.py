@@ -22,7 +22,7 @@ from pathlib import Path
 
 from model_archive.config import ServerConfig
 from services.stack.processes import StackError, spawn, stop_group, wait_until_ready
-from services.stack.torchserve import TorchServeProcess, start_torchserve
+from services.stack.torchserve import TorchServeProcess, key_file_in, start_torchserve
 
 logger = logging.getLogger("ganfoundry.supervisor")
 CONFIG_FILE = "supervisor.json"
@@ -72,17 +72,23 @@ def _start(folder: Path, config: ServerConfig) -> TorchServeProcess | None:
 def start_supervised(
     folder: Path, config: ServerConfig, wait_s: float = 120.0
 ) -> TorchServeProcess:
-    """The supervisor as a process of its own (its own group); returns once TorchServe answers.
+    """The supervisor as a process of its own (its own group); returns once TorchServe answers
+    and its pid is known.
 
     The process returned is the supervisor's: stopping it stops TorchServe too.
     """
     folder.mkdir(parents=True, exist_ok=True)
     fields = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     (folder / CONFIG_FILE).write_text(json.dumps(fields, indent=2) + "\n")
+    (folder / PID_FILE).unlink(missing_ok=True)  # an earlier supervisor's, if it was killed
     command = [sys.executable, "-m", "services.stack.supervisor", str(folder)]
     log = folder / "supervisor.log"
-    supervisor = TorchServeProcess("torchserve", spawn(command, log), log, config)
-    wait_until_ready(supervisor, supervisor.client.ping, wait_s, poll_s=0.2)
+    supervisor = TorchServeProcess(
+        "torchserve", spawn(command, log), log, config, key_file_in(folder)
+    )
+    # the pid file comes once TorchServe has started, just after it first answers
+    ready = lambda: torchserve_pid(folder) is not None and supervisor.client.ping()  # noqa: E731
+    wait_until_ready(supervisor, ready, wait_s, poll_s=0.2)
     return supervisor
 
 

@@ -1,8 +1,8 @@
 """A TorchServe of our own: for tests, benchmarks and the local stack.
 
-Each instance gets its own folder (config, logs, pid file via TMPDIR) and its own process group,
-so stopping it ends exactly the processes it started: the launcher, the Java frontend and the
-Python model workers.
+Each instance gets its own folder (config, logs, pid file via TMPDIR, and the key file TorchServe
+writes into its working directory) and its own process group, so stopping it ends exactly the
+processes it started: the launcher, the Java frontend and the Python model workers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_archive.client import TorchServeClient
-from model_archive.config import ServerConfig
+from model_archive.config import KEY_FILE, ServerConfig
 from services.stack.processes import Service, StackError, free_port, spawn, wait_until_ready
 
 JAVA_MAJOR = 17
@@ -51,21 +51,35 @@ def config_on_free_ports(model_store: Path) -> ServerConfig:
     )
 
 
+def key_file_in(folder: Path) -> Path:
+    """Where the TorchServe started in ``folder`` writes its keys (known before it starts)."""
+    return folder / KEY_FILE
+
+
 @dataclass
 class TorchServeProcess(Service):
     config: ServerConfig
+    key_file: Path
 
     @property
     def client(self) -> TorchServeClient:
-        return TorchServeClient(self.config.inference_url, self.config.management_url)
+        return TorchServeClient(
+            self.config.inference_url, self.config.management_url, key_file=self.key_file
+        )
 
 
 def start_torchserve(
     folder: Path, config: ServerConfig, wait_s: float = 120.0
 ) -> TorchServeProcess:
-    """Start TorchServe in the foreground of a new process group and wait until it answers."""
+    """Start TorchServe in the foreground of a new process group and wait until it answers.
+
+    The folder is private (0700): TorchServe writes its key file before it narrows the file's mode.
+    """
     check_java()
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    key_file = key_file_in(folder)
+    key_file.unlink(missing_ok=True)  # a previous run's keys would be refused: wait for new ones
     config.model_store.mkdir(parents=True, exist_ok=True)
     (folder / "tmp").mkdir(exist_ok=True)
     properties = config.write(folder / "config.properties")
@@ -81,6 +95,8 @@ def start_torchserve(
         "--ts-config", str(properties), "--model-store", str(config.model_store),
     ]  # fmt: skip
     log = folder / "torchserve.log"
-    server = TorchServeProcess("torchserve", spawn(command, log, env, cwd=folder), log, config)
-    wait_until_ready(server, server.client.ping, wait_s, poll_s=0.2)
+    process = spawn(command, log, env, cwd=folder)  # the key file lands in the working directory
+    server = TorchServeProcess("torchserve", process, log, config, key_file)
+    wait_until_ready(server, server.client.ping, wait_s, poll_s=0.2)  # /ping wants the key too
+    key_file.chmod(0o600)  # TorchServe 0.12 does so itself; a later version might not
     return server

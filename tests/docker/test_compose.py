@@ -101,7 +101,9 @@ def gpu_devices(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_the_services_are_there(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == set(SERVICES)
-    assert set(compose["volumes"]) == {"artifacts", "data", "model-store", "redis-data"}
+    assert set(compose["volumes"]) == {
+        "artifacts", "data", "model-store", "redis-data", "torchserve-keys"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("config", ["compose", "cpu"])
@@ -155,7 +157,7 @@ def test_api_keys_are_required_and_no_secret_is_written_down(compose: dict[str, 
     assert re.fullmatch(r"\$\{GANFOUNDRY_API_KEYS:\?[^}]+\}", keys)
     for name, service in compose["services"].items():
         for variable, value in (service.get("environment") or {}).items():
-            if SECRET_NAME.search(variable):
+            if SECRET_NAME.search(variable) and not variable.endswith("_FILE"):  # a path is none
                 assert value is None or re.fullmatch(r"\$\{[^}]+\}", str(value)), (name, variable)
     example = (DOCKER / ".env.example").read_text()
     for line in example.splitlines():
@@ -170,6 +172,65 @@ def test_env_example_documents_every_variable_compose_reads() -> None:
     example = (DOCKER / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.MULTILINE))
     assert read <= documented
+
+
+def networks_of(service: dict[str, Any]) -> set[str]:
+    return set(service.get("networks") or {"default"})
+
+
+def test_the_networks_keep_the_management_api_to_the_workers(compose: dict[str, Any]) -> None:
+    networks, services = compose["networks"], compose["services"]
+    assert not (networks["public"] or {}).get("internal")  # the published port needs a way out
+    assert networks["backend"]["internal"] is True and networks["management"]["internal"] is True
+    assert {name: networks_of(s) for name, s in services.items()} == {
+        "redis": {"backend"},
+        "torchserve": {"backend", "management"},
+        "gateway": {"public", "backend"},
+        "worker": {"backend", "management"},
+    }
+    aliases = services["torchserve"]["networks"]["management"]["aliases"]
+    assert aliases == ["torchserve-management"]
+
+
+def test_torchserve_binds_its_management_api_to_the_management_network_alone() -> None:
+    properties = (ROOT / "model_archive" / "torchserve" / "compose.properties").read_text()
+    lines = properties.splitlines()
+    assert "management_address=http://torchserve-management:8081" in lines
+    assert "inference_address=http://0.0.0.0:8080" in lines
+    assert "disable_token_authorization=false" in lines
+
+
+def test_the_gateway_has_no_management_url_and_the_workers_theirs(
+    compose: dict[str, Any], cpu: dict[str, Any]
+) -> None:
+    for config in (compose, cpu):
+        gateway, worker = config["services"]["gateway"], config["services"]["worker"]
+        assert "management" not in networks_of(gateway)
+        assert not any("MANAGEMENT" in variable for variable in gateway["environment"])
+        url = worker["environment"]["GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL"]
+        assert url == "http://torchserve-management:8081"
+    assert "8081" not in json.dumps(compose["services"]["gateway"])
+
+
+def test_the_key_volume_is_torchserves_and_read_only_for_the_others(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    mounts = {
+        name: [v for v in services[name]["volumes"] if str(v).startswith("torchserve-keys:")]
+        for name in ("torchserve", "gateway", "worker")
+    }
+    workdir = dict(dockerfile("torchserve"))["WORKDIR"]
+    assert mounts["torchserve"] == [f"torchserve-keys:{workdir}"]  # TorchServe writes it there
+    for name in ("gateway", "worker"):
+        (mount,) = mounts[name]
+        target = mount.split(":")[1]
+        assert mount.endswith(":ro"), name
+        key_file = services[name]["environment"]["GANFOUNDRY_TORCHSERVE_KEY_FILE"]
+        assert key_file == f"{target}/key_file.json", name
+    assert "torchserve-keys" not in json.dumps(services["redis"])
+    check = "\n".join(services["torchserve"]["healthcheck"]["test"])
+    assert f"{workdir}/key_file.json" in check and "Authorization" in check  # /ping wants it
 
 
 def test_a_stopped_worker_has_time_to_hand_its_job_back(compose: dict[str, Any]) -> None:

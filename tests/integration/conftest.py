@@ -82,10 +82,10 @@ def jobs_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProces
     server.stop()
 
 
-def make_stack(root: Path, redis_url: str, serving: ServerConfig) -> Stack:
+def make_stack(root: Path, redis_url: str, serving: ServerConfig, key_file: Path) -> Stack:
     # the shipped heartbeat, reaper, checkpoint floor, broker and TorchServe retry settings:
     # only progress is written more often, so that the tests see each step sooner
-    settings = worker_settings(root, redis_url, serving, progress_interval_s=0.2)
+    settings = worker_settings(root, redis_url, serving, key_file, progress_interval_s=0.2)
     return Stack(settings, settings.to_env(), JobStore.from_url(redis_url), root)
 
 
@@ -95,7 +95,9 @@ def stack(
     jobs_redis: RedisProcess,
     torchserve: TorchServeProcess,
 ) -> Stack:
-    return make_stack(tmp_path_factory.mktemp("jobs"), jobs_redis.url, torchserve.config)
+    return make_stack(
+        tmp_path_factory.mktemp("jobs"), jobs_redis.url, torchserve.config, torchserve.key_file
+    )
 
 
 @pytest.fixture

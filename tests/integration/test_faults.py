@@ -108,7 +108,7 @@ def test_redis_killed_and_restarted_loses_no_job_and_runs_none_twice(
     port_folder, port = tmp_path / "redis", free_port()
     redis = start_redis(port_folder, port, append_only=True)
     try:
-        stack = make_stack(tmp_path / "stack", redis.url, torchserve.config)
+        stack = make_stack(tmp_path / "stack", redis.url, torchserve.config, torchserve.key_file)
         start_worker(stack)
         first = stack.submit(long_job(1500, seed=7))
         second = stack.submit(long_job(300, seed=8))

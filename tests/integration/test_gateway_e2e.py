@@ -28,7 +28,7 @@ def gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         redis_url=stack.settings.redis_url,
         api_keys=(KEY,),
         torchserve_inference_url=stack.settings.torchserve_inference_url,
-        torchserve_management_url=stack.settings.torchserve_management_url,
+        torchserve_key_file=stack.settings.torchserve_key_file,
         artifact_root=stack.settings.artifact_root,
         longest_job_s=stack.settings.longest_job_s,
     )

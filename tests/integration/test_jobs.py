@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from services.stack.redis import RedisProcess
-from services.stack.torchserve import config_on_free_ports, start_torchserve
+from services.stack.torchserve import config_on_free_ports, key_file_in, start_torchserve
 from tests.integration.conftest import Stack, make_stack
 from workers.celery_app import make_app, send_training_job
 from workers.spec import JobSpec
@@ -138,6 +138,7 @@ def test_torchserve_down_at_the_end_the_job_waits_then_registers(
         tmp_path / "stack",
         jobs_redis.url.rsplit("/", 1)[0] + "/1",  # a queue of its own: no other test's messages
         config,
+        key_file_in(tmp_path / "server"),  # where the TorchServe started below writes its keys
     )
     start_worker(stack)
     job_id = stack.submit(SHORT | {"serve_as": "late-digits", "training": {"max_steps": 50}})

@@ -35,7 +35,7 @@ def _until(check: Callable[[], Any], what: str, timeout_s: float = 90) -> Any:
 
 def _gateway(stack: Stack, torchserve: TorchServeProcess) -> FlaskClient:
     settings = settings_for(stack.settings.redis_url, stack.settings.artifact_root)
-    client = TorchServeClient(torchserve.config.inference_url, torchserve.config.management_url)
+    client = TorchServeClient(torchserve.config.inference_url, key_file=torchserve.key_file)
     app = create_app(settings, store=stack.store, torchserve=client, send_job=lambda _: None)
     return app.test_client()
 

@@ -65,10 +65,11 @@ def test_malformed_json_is_refused(torchserve: TorchServeProcess, digits: str) -
     import urllib.error
     import urllib.request
 
+    key = json.loads(torchserve.key_file.read_text())["inference"]["key"]
     request = urllib.request.Request(
         f"{torchserve.client.inference_url}/predictions/{digits}",
         data=b"{not json",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
         method="POST",
     )
     with pytest.raises(urllib.error.HTTPError) as caught:

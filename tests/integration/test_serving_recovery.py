@@ -71,7 +71,10 @@ def test_a_killed_torchserve_comes_back_by_itself_with_every_model_byte_for_byte
                 update={"torchserve_inference_url": config.inference_url}
             ),
             store=store,
-            torchserve=TorchServeClient(config.inference_url, config.management_url, timeout_s=5),
+            # the gateway's client: inference only; it reads the key file again after the restart
+            torchserve=TorchServeClient(
+                config.inference_url, timeout_s=5, key_file=server.key_file
+            ),
             send_job=lambda _: None,
         ).test_client()
         (config.model_store / "gamma.v1.mar").write_bytes(b"not the archive that was recorded")
@@ -84,15 +87,16 @@ def test_a_killed_torchserve_comes_back_by_itself_with_every_model_byte_for_byte
             answer = gateway.post(f"/v1/models/{name}/generate", json=BODY, headers=AUTH)
             assert answer.status_code == 503 and time.monotonic() - asked < 1
             assert int(answer.headers["Retry-After"]) > 0
-        reconcile(store, client, config.model_store)
-        assert store.serving_of("alpha", "1").state == "unavailable"  # type: ignore[union-attr]
+        reconcile(store, client, config.model_store)  # unavailable while down, unless it is back
+        assert store.serving_of("alpha", "1").state in ("unavailable", "loading")  # type: ignore[union-attr]
 
         deadline = time.monotonic() + 60  # the supervisor starts it again: empty (--ncs)
         while not client.ping() or torchserve_pid(folder) in (None, first):
             assert time.monotonic() < deadline, "TorchServe was not started again"
             time.sleep(0.2)
         done = reconcile(store, client, config.model_store)
-        assert done == {"alpha/1": "registering", "beta/1": "registering", "gamma/1": "refused"}
+        assert done["gamma/1"] == "refused"
+        assert {done["alpha/1"], done["beta/1"]} <= {"registering", "loading"}
         deadline = time.monotonic() + 60
         while store.serving_of("alpha", "1").state != "ready" or (  # type: ignore[union-attr]
             store.serving_of("beta", "1").state != "ready"  # type: ignore[union-attr]
@@ -134,7 +138,7 @@ def test_a_rolled_back_default_reaches_torchserve_through_the_reconciler(
         gateway = create_app(
             settings_for(url, tmp_path),
             store=store,
-            torchserve=TorchServeClient(config.inference_url, config.management_url),
+            torchserve=TorchServeClient(config.inference_url, key_file=server.key_file),
             send_job=lambda _: None,
         ).test_client()
         answer = gateway.put("/v1/models/delta/default", json={"version": "1"}, headers=AUTH)

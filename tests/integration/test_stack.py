@@ -105,6 +105,7 @@ def run_readme_examples(env: dict[str, str], run_dir: Path, folder: Path) -> Non
         "TSM": f"http://127.0.0.1:{env['GANFOUNDRY_MANAGEMENT_PORT']}",
         "GEN": str(generator),
         "STORE": str(run_dir / "model-store"),
+        "KEYS": str(run_dir / "torchserve" / "key_file.json"),
         "PATH": f"{ROOT / '.venv' / 'bin'}:{env['PATH']}",
     }
     folder.mkdir()

@@ -19,11 +19,22 @@ def test_config_decisions() -> None:
         "grpc_management_port=5",
         "model_store=/store",
         "enable_model_api=true",
-        "disable_token_authorization=true",
+        "disable_token_authorization=false",
+        "token_expiration_min=5256000",  # ten years: the keys end with the process
         "metrics_mode=prometheus",
         "max_request_size=65536",
     ):
         assert line in text.splitlines()
+
+
+def test_the_management_api_may_listen_on_an_address_of_its_own() -> None:
+    config = ServerConfig(Path("/store"), 1, 2, bind="0.0.0.0", management_bind="ts-management")
+    lines = config.render().splitlines()
+    assert "inference_address=http://0.0.0.0:1" in lines
+    assert "management_address=http://ts-management:2" in lines
+    assert config.management_url == "http://ts-management:2"
+    assert config.inference_url == "http://127.0.0.1:1"
+    assert "management_address=http://torchserve-management:8081" in COMPOSE.render()
 
 
 @pytest.mark.parametrize(("name", "config"), [("local", LOCAL), ("compose", COMPOSE)])

@@ -70,7 +70,6 @@ def settings_for(redis_url: str, artifact_root: Path, **extra: Any) -> GatewaySe
         redis_url=redis_url,
         api_keys=(KEY, "another-key-0123456789"),
         torchserve_inference_url="http://127.0.0.1:9",
-        torchserve_management_url="http://127.0.0.1:9",
         artifact_root=artifact_root,
         **extra,
     )

@@ -13,7 +13,6 @@ GATEWAY_ENV = {
     "GANFOUNDRY_REDIS_URL": "redis://127.0.0.1:6380/0",
     "GANFOUNDRY_API_KEYS": "first-key-0123456789, second-key-0123456789",
     "GANFOUNDRY_TORCHSERVE_INFERENCE_URL": "http://127.0.0.1:8080",
-    "GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL": "http://127.0.0.1:8081",
     "GANFOUNDRY_ARTIFACT_ROOT": "/var/lib/ganfoundry/artifacts",
     "GANFOUNDRY_PUBLIC_READS": "yes",
 }
@@ -56,12 +55,16 @@ def test_settings_survive_the_trip_through_a_child_environment(
         model_store=tmp_path / "store",
         torchserve_inference_url="http://127.0.0.1:2",
         torchserve_management_url="http://127.0.0.1:3",
+        torchserve_key_file=tmp_path / "torchserve" / "key_file.json",
         heartbeat_s=3.5,
     )
     gateway = GatewaySettings(
         **{k.removeprefix("GANFOUNDRY_").lower(): v for k, v in GATEWAY_ENV.items()}
     )
+    assert gateway.torchserve_key_file is None  # left out of the environment, read back as None
+    assert "GANFOUNDRY_TORCHSERVE_KEY_FILE" not in gateway.to_env()
     for settings in (worker, gateway):
+        clean_env.delenv("GANFOUNDRY_TORCHSERVE_KEY_FILE", raising=False)  # the worker's
         for name, value in settings.to_env().items():
             clean_env.setenv(name, value)
         assert type(settings).from_env() == settings
