@@ -18,6 +18,7 @@ from dataclasses import asdict
 from services.stack.local import LocalStack
 from services.stack.processes import Service, stop_group
 from services.stack.state import STATE_FILE, StackSettings, StackState, api_key, read_state
+from services.stack.supervisor import stop_left_over
 from services.stack.torchserve import check_java
 
 
@@ -49,6 +50,8 @@ def down(settings: StackSettings) -> list[str]:
     stopped = [
         name for name, pid in reversed(list(state.pids.items())) if stop_group(pid, timeout_s=30)
     ]
+    if stop_left_over(settings.run_dir / "torchserve"):  # its supervisor was killed
+        stopped.append("torchserve (left by its supervisor)")
     (settings.run_dir / STATE_FILE).unlink(missing_ok=True)
     return stopped
 

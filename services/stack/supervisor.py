@@ -100,6 +100,15 @@ def torchserve_pid(folder: Path) -> int | None:
         return None
 
 
+def stop_left_over(folder: Path) -> bool:
+    """Stop the TorchServe of a supervisor that was killed (SIGKILL leaves it running); False
+    when there is none."""
+    pid = torchserve_pid(folder)
+    stopped = pid is not None and stop_group(pid)
+    (folder / PID_FILE).unlink(missing_ok=True)
+    return stopped
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     folder = Path((argv or sys.argv[1:])[0])

@@ -17,6 +17,7 @@ from services.stack.supervisor import (
     STEADY_S,
     restart_delay,
     start_supervised,
+    stop_left_over,
     torchserve_pid,
 )
 from services.stack.torchserve import config_on_free_ports
@@ -54,3 +55,18 @@ def test_a_killed_torchserve_is_started_again_on_its_ports(tmp_path: Path) -> No
         supervisor.stop()
     assert second is not None and not group_members(second) and not group_members(supervisor.pid)
     assert torchserve_pid(folder) is None
+
+
+def test_the_torchserve_of_a_killed_supervisor_is_stopped_by_down(tmp_path: Path) -> None:
+    folder = tmp_path / "torchserve"
+    supervisor = start_supervised(folder, config_on_free_ports(tmp_path / "store"))
+    orphan = torchserve_pid(folder)
+    assert orphan is not None
+    try:
+        os.kill(supervisor.pid, signal.SIGKILL)
+        supervisor.process.wait(timeout=10)
+        assert group_members(orphan)  # SIGKILL gave the supervisor no time to stop it
+    finally:
+        assert stop_left_over(folder)  # what `ganfoundry-stack down` does after its own pids
+    assert not group_members(orphan) and torchserve_pid(folder) is None
+    assert not stop_left_over(folder)
