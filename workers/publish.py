@@ -58,9 +58,12 @@ def serve(
     settings: WorkerSettings,
     store: JobStore,
     stopping: threading.Event,
-) -> dict[str, Any]:
-    """Archive the generator and register it as the default version of ``spec.serve_as``."""
-    name = spec.serve_as or _job_name(job_id)
+) -> dict[str, Any] | None:
+    """Archive the generator and register it as the default version of ``spec.serve_as``;
+    nothing without one (the job can be served later: ``POST /v1/models``)."""
+    name = spec.serve_as
+    if name is None:
+        return None
     if not store.has_room(name, settings.max_served_models):
         raise JobFailure("too_many_models", _full(settings.max_served_models, job_id))
     client = settings.torchserve_client()

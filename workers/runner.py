@@ -68,7 +68,7 @@ def run_training_job(
         if outcome.status == "stopped":
             return _stopped(store, job_id, stop, requeue)
         artifacts = outcome.artifacts | {"archive": str(export(job_id, outcome, settings))}
-        served = serve(job_id, spec, outcome, settings, store, stopping) if spec.serve_as else None
+        served = serve(job_id, spec, outcome, settings, store, stopping)
         store.transition(
             job_id,
             "succeeded",

@@ -10,7 +10,7 @@ from flask import Response, jsonify, send_file, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
-from services.api.lifecycle import models_full
+from services.api.models import models_full
 from services.auth import check_key, key_fingerprint, public_read
 from services.errors import ApiError, problems
 from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
@@ -85,7 +85,7 @@ def listing(query: JobQuery) -> Response:
 )
 @public_read
 def read(path: JobPath) -> Response:
-    return jsonify(public(_job(path.job_id)))
+    return jsonify(public(job_or_404(path.job_id)))
 
 
 @jobs.delete(
@@ -94,7 +94,7 @@ def read(path: JobPath) -> Response:
     responses={202: JobPublic, **problems(401, 404, 409, 503)},
 )
 def cancel(path: JobPath) -> tuple[Response, int]:
-    _job(path.job_id)
+    job_or_404(path.job_id)
     try:
         job = services().store.cancel(path.job_id)
     except InvalidTransition as error:
@@ -111,7 +111,7 @@ def cancel(path: JobPath) -> tuple[Response, int]:
 )
 @public_read
 def metrics(path: JobPath) -> Response:
-    job = _job(path.job_id)
+    job = job_or_404(path.job_id)
     if job.metrics is None:
         raise ApiError(
             404, "not_found", f"the job is {job.state}: its metrics come when it succeeds"
@@ -179,7 +179,7 @@ def _picture(job_id: str, artifact: str, name: str) -> Response:
 
 
 def _file(job_id: str, artifact: str, name: str, mimetype: str) -> Response:
-    job = _job(job_id)
+    job = job_or_404(job_id)
     path = Path((job.artifacts or {}).get(artifact, ""))
     root = services().settings.artifact_root.resolve()
     if not job.artifacts or root not in path.resolve().parents or not path.is_file():
@@ -190,7 +190,7 @@ def _file(job_id: str, artifact: str, name: str, mimetype: str) -> Response:
     )
 
 
-def _job(job_id: str) -> Job:
+def job_or_404(job_id: str) -> Job:
     try:
         return services().store.get(job_id)
     except JobNotFound:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from flask import Response, jsonify, url_for
 
 from services.api import services
-from services.api.models import model_or_404, models, version_or_404
+from services.api.jobs import job_or_404
+from services.api.models import model_or_404, models, models_full, version_or_404
 from services.errors import ApiError, problems
 from services.schemas import DefaultVersion, ModelPath, ModelPublic, ModelVersionPath, ServeJob
-from workers.store import Job, JobNotFound
+from workers.store import Job
 
 
 @models.post(
@@ -112,21 +113,9 @@ def delete_model(path: ModelPath) -> tuple[str, int]:
     return "", 204
 
 
-def models_full(cap: int) -> ApiError:
-    return ApiError(
-        409,
-        "too_many_models",
-        f"{cap} models are served, the most allowed (GANFOUNDRY_MAX_SERVED_MODELS): delete one "
-        "(DELETE /v1/models/<name>) or serve this one under a name already served",
-    )
-
-
 def _served_job(job_id: str) -> Job:
     """The job a model is served from: succeeded, with a generator (404 or 409 otherwise)."""
-    try:
-        job = services().store.get(job_id)
-    except JobNotFound:
-        raise ApiError(404, "not_found", f"no job {job_id}") from None
+    job = job_or_404(job_id)
     if job.state != "succeeded":
         raise ApiError(
             409, "conflict", f"job {job_id} is {job.state}: only a succeeded job can be served"

@@ -147,6 +147,16 @@ def model_or_404(name: str) -> dict[str, Any]:
     return model
 
 
+def models_full(cap: int) -> ApiError:
+    """409: no room for another served name (at submit, and when a job is served later)."""
+    return ApiError(
+        409,
+        "too_many_models",
+        f"{cap} models are served, the most allowed (GANFOUNDRY_MAX_SERVED_MODELS): delete one "
+        "(DELETE /v1/models/<name>) or serve this one under a name already served",
+    )
+
+
 def version_or_404(model: dict[str, Any], version: str) -> None:
     if version not in model["versions"]:
         versions = ", ".join(model["versions"])
