@@ -1,19 +1,33 @@
 # The REST gateway. No torch here: it only queues jobs (Celery over Redis) and calls TorchServe
-# over HTTP, so a slim image with five pinned packages is enough.
+# over HTTP, so a slim Debian with a few pinned packages is enough.
 # Build from the repository root: docker build -f docker/gateway.Dockerfile .
-FROM python:3.11-slim
+# BASE_IMAGE: any Debian or Ubuntu with python3.11 (the compose test builds on Debian bookworm).
+ARG BASE_IMAGE=debian:bookworm-slim
+FROM ${BASE_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
 
+# Package versions are not pinned: the archive drops old ones, and the base tag fixes the release.
 # Same uid/gid in every image: the services share named volumes.
-RUN groupadd --system --gid 10001 ganfoundry \
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3.11 -m venv /opt/venv \
+    && groupadd --system --gid 10001 ganfoundry \
     && useradd --system --uid 10001 --gid 10001 --create-home ganfoundry \
-    && install -d -o ganfoundry -g ganfoundry /var/lib/ganfoundry/artifacts
+    && install -d -o 10001 -g 10001 /var/lib/ganfoundry/artifacts
 
-COPY docker/requirements-gateway.txt /tmp/requirements-gateway.txt
-RUN pip install --no-cache-dir -r /tmp/requirements-gateway.txt
+# Where pip looks, for hosts behind their own index or TLS proxy; unset, PyPI.
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_CERT
+COPY docker/requirements-gateway.txt requirements.lock /tmp/
+RUN pip install --no-cache-dir --constraint /tmp/requirements.lock -r /tmp/requirements-gateway.txt \
+    && pip uninstall --yes pip setuptools
 
 WORKDIR /app
 # Exactly the modules the gateway imports: the rest of workers/ would need torch.

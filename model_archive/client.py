@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Any
 
 INFERENCE = "inference"
 MANAGEMENT = "management"
+# beside the key file, docker/torchserve-start.sh writes what TorchServe cannot use (none: no file)
+START_PROBLEMS = "start-problems.txt"
 
 
 class TorchServeError(Exception):
@@ -110,7 +113,8 @@ class KeyFile:
 @dataclass(frozen=True)
 class TorchServeClient:
     inference_url: str  # e.g. http://127.0.0.1:8080
-    # e.g. http://127.0.0.1:8081 (never exposed outside the stack); None: inference only
+    # e.g. http://127.0.0.1:8081 (never exposed outside the stack), or TorchServe's own form of a
+    # Unix socket, unix:/path/to/management.sock (compose: no TCP port at all); None: inference only
     management_url: str | None = None
     timeout_s: float = 10.0
     key_file: Path | None = None  # TorchServe's key_file.json; None: token authorisation is off
@@ -119,6 +123,17 @@ class TorchServeClient:
     def __post_init__(self) -> None:
         keys = KeyFile(self.key_file) if self.key_file is not None else None
         object.__setattr__(self, "_keys", keys)  # frozen: set once, here
+
+    def start_problems(self) -> list[str]:
+        """What TorchServe's start script found it cannot use (compose), read from beside the
+        key file: a model store it cannot read would otherwise only show as failed loads."""
+        if self.key_file is None:
+            return []
+        try:
+            text = (self.key_file.parent / START_PROBLEMS).read_text()
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()]
 
     # ---- inference ----------------------------------------------------------------------
 
@@ -252,7 +267,8 @@ def _send(
     method: str, base: str, path: str, body: bytes | None, headers: dict[str, str], timeout: float
 ) -> Response:
     """One request on this thread's kept-alive connection to ``base`` (opened on demand)."""
-    target = urllib.parse.urlsplit(base).path.rstrip("/") + path
+    parts = urllib.parse.urlsplit(base)
+    target = (parts.path.rstrip("/") if parts.scheme != "unix" else "") + path
     for attempt in (1, 2):
         connection = _connection(base, timeout)
         reused = connection.sock is not None
@@ -296,12 +312,33 @@ def _connection(base: str, timeout: float) -> http.client.HTTPConnection:
     connection = pool.get(base)
     if connection is None:
         parts = urllib.parse.urlsplit(base)
-        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
+        if parts.scheme == "unix":
+            connection = UnixHTTPConnection(parts.path)
+        else:
+            connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
         pool[base] = connection
     connection.timeout = timeout
     if connection.sock is not None:
         connection.sock.settimeout(timeout)
     return connection
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (``unix:/path``, as TorchServe names one in its config)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost")
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
 
 
 def _response(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:

@@ -14,9 +14,10 @@ management and inference keys stop working ``token_expiration_min`` after the st
 renewed on their own, so the expiry is set to ten years: the keys live as long as the process, and
 a restart writes new ones (the client re-reads the file when a key is refused).
 
-In compose the management API listens only on the ``management`` network's address (a network
-alias that resolves on that network alone), which the gateway does not join; see
-``docker/compose.yaml``.
+In compose the management API has no TCP port at all: it listens on a Unix socket in a volume
+that only TorchServe and the workers mount, so neither the host's network nor the gateway nor any
+other container can reach it (an internal network's bridge still gives the host an address on
+it); see ``docker/compose.yaml``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class ServerConfig:
     grpc_inference_port: int = 7070  # unused by the project, but bound: two servers need two
     grpc_management_port: int = 7071
     bind: str = "127.0.0.1"
-    management_bind: str | None = None  # the management API's own address; None: ``bind``
+    # the management API on this Unix socket instead of a TCP port (compose); None: TCP on ``bind``
+    management_socket: Path | None = None
     default_workers_per_model: int = 1
     job_queue_size: int = 1000
     token_expiration_min: int = KEYS_FOR_MINUTES
@@ -51,9 +53,14 @@ class ServerConfig:
         return "\n".join(
             [
                 f"inference_address=http://{self.bind}:{self.inference_port}",
-                f"management_address=http://{self._management_bind}:{self.management_port}",
-                f"metrics_address=http://{self.bind}:{self.metrics_port}",
+                f"management_address={self._management_address}",
+                # the container's or the machine's own: nothing outside scrapes it (yet)
+                f"metrics_address=http://127.0.0.1:{self.metrics_port}",
+                # gRPC (unused): TorchServe's default, the loopback, written down; its management
+                # service is the same open door as the HTTP one would be
+                "grpc_inference_address=127.0.0.1",
                 f"grpc_inference_port={self.grpc_inference_port}",
+                "grpc_management_address=127.0.0.1",
                 f"grpc_management_port={self.grpc_management_port}",
                 f"model_store={self.model_store}",
                 "enable_model_api=true",
@@ -85,15 +92,20 @@ class ServerConfig:
 
     @property
     def management_url(self) -> str:
-        return f"http://{_client_host(self._management_bind)}:{self.management_port}"
+        """As TorchServe's own config names it, which ``TorchServeClient`` also understands."""
+        if self.management_socket is not None:
+            return self._management_address
+        return f"http://{self._host}:{self.management_port}"
 
     @property
     def _host(self) -> str:
         return _client_host(self.bind)
 
     @property
-    def _management_bind(self) -> str:
-        return self.management_bind or self.bind
+    def _management_address(self) -> str:
+        if self.management_socket is not None:
+            return f"unix:{self.management_socket}"
+        return f"http://{self.bind}:{self.management_port}"
 
     def write(self, path: Path) -> Path:
         path.write_text(self.render())
@@ -107,9 +119,11 @@ def _client_host(bind: str) -> str:
 
 # The committed files under model_archive/torchserve/ are these, rendered (a test keeps them equal).
 LOCAL = ServerConfig(model_store=Path("runs/model-store"))
-# In compose, "torchserve-management" is TorchServe's alias on the management network only.
+# In compose the management socket lies in the "torchserve-management" volume (TorchServe and the
+# workers only); the inference port is on the internal backend network.
+COMPOSE_MANAGEMENT_SOCKET = Path("/home/model-server/management/management.sock")
 COMPOSE = ServerConfig(
     model_store=Path("/home/model-server/model-store"),
     bind="0.0.0.0",
-    management_bind="torchserve-management",
+    management_socket=COMPOSE_MANAGEMENT_SOCKET,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,9 @@ from pydantic_settings import NoDecode
 
 from workers.engine.limits import GATEWAY_MAX_IMAGES, MAX_IMAGES
 from workers.settings import JobLimits, ServingLimits
+
+# what people leave in a copied example file instead of a key
+PLACEHOLDER = re.compile(r"change.?me|example|placeholder|your.?(api.?)?key|secret|^(.)\2*$", re.I)
 
 
 class GatewaySettings(JobLimits, ServingLimits):
@@ -39,4 +43,9 @@ class GatewaySettings(JobLimits, ServingLimits):
     def _long_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         if any(len(key) < 16 for key in keys):
             raise ValueError("every key needs at least 16 characters")
+        if any(PLACEHOLDER.search(key) for key in keys):
+            raise ValueError(
+                "a key is a placeholder, not a key; make one with: "
+                'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
         return keys

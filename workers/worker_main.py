@@ -23,13 +23,23 @@ from workers.settings import EnvSettings, SettingsError
 
 
 class SupervisorSettings(EnvSettings):
-    gpus: str | None = None  # GPU indices, '0,1'; '' for none; unset: what nvidia-smi lists
+    # GPU indices, '0,1'; '' for none; unset or 'all': what nvidia-smi lists
+    gpus: str | None = None
+    # True (compose.yaml's GPU workers): no GPU is a clean exit, not a CPU run
+    require_gpu: bool = False
+
+
+NO_GPU = (
+    "ganfoundry-worker: GANFOUNDRY_REQUIRE_GPU is set (docker/compose.yaml asks for NVIDIA GPUs) "
+    "but no GPU is visible here, so this worker stops instead of training on the CPU. On a host "
+    "without GPUs add the CPU override: -f docker/compose.yaml -f docker/compose.cpu.yaml"
+)
 
 
 def visible_gpus() -> list[str]:
     """GPU indices from GANFOUNDRY_GPUS ('0,1'; '' for none) or nvidia-smi; no CUDA init here."""
     configured = SupervisorSettings.from_env().gpus
-    if configured is not None:
+    if configured is not None and configured.strip() != "all":
         picked = [g.strip() for g in configured.split(",") if g.strip()]
         if not all(g.isdigit() for g in picked):
             raise SettingsError(f"GANFOUNDRY_GPUS: {configured!r} is not a list like '0,1' or ''")
@@ -70,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ganfoundry-worker", description=__doc__.split("\n")[0])
     parser.add_argument("--loglevel", default="INFO")
     args = parser.parse_args(argv)
+    gpus = visible_gpus()
+    if not gpus and SupervisorSettings.from_env().require_gpu:
+        print(NO_GPU, file=sys.stderr, flush=True)
+        return 0
     children = [
         subprocess.Popen(command, env={**os.environ, **env})
-        for command, env in worker_commands(visible_gpus(), args.loglevel)
+        for command, env in worker_commands(gpus, args.loglevel)
     ]
 
     def forward(signum: int, _frame: FrameType | None) -> None:

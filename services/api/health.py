@@ -29,11 +29,18 @@ def healthz() -> Response:
     responses={200: CHECKS, 503: CHECKS | {"description": "a dependency is down"}},
 )
 def readyz() -> tuple[Response, int, dict[str, str]]:
-    """Redis and TorchServe answer (each probe gives up within half a second)."""
+    """Redis and TorchServe answer (each probe gives up within half a second), and TorchServe's
+    start found nothing it cannot use (``problems`` says what, e.g. an unreadable model store)."""
     timeout = services().settings.backend_timeout_s
-    checks = {"redis": services().store.ping(), "torchserve": services().torchserve.ping(timeout)}
+    problems = services().torchserve.start_problems()
+    checks = {
+        "redis": services().store.ping(),
+        "torchserve": services().torchserve.ping(timeout) and not problems,
+    }
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    body: dict[str, object] = {"status": "ready" if ready else "unavailable", "checks": checks}
+    if problems:
+        body["problems"] = problems
     return (
         jsonify(body),
         200 if ready else 503,

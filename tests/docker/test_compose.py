@@ -22,6 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 SERVICES = ("redis", "torchserve", "gateway", "worker")
+MANAGEMENT_SOCKET = "/home/model-server/management/management.sock"
 SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD", re.IGNORECASE)
 
 
@@ -102,7 +103,8 @@ def gpu_devices(service: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_services_are_there(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == set(SERVICES)
     assert set(compose["volumes"]) == {
-        "artifacts", "data", "model-store", "redis-data", "torchserve-keys"
+        "artifacts", "data", "model-store", "redis-data", "torchserve-keys",
+        "torchserve-management",
     }  # fmt: skip
 
 
@@ -148,8 +150,12 @@ def test_gpus_are_reserved_only_without_the_cpu_override(
         assert gpu_devices(compose["services"][name]), name
         assert not gpu_devices(cpu["services"][name]), name
     assert cpu["services"]["worker"]["environment"]["GANFOUNDRY_GPUS"] == ""
-    # unset (not empty) by default, so the worker asks nvidia-smi
-    assert compose["services"]["worker"]["environment"]["GANFOUNDRY_GPUS"] is None
+    assert cpu["services"]["worker"]["environment"]["GANFOUNDRY_REQUIRE_GPU"] == "false"
+    # "all" by default, so the worker asks nvidia-smi; without a GPU it exits cleanly
+    worker = compose["services"]["worker"]
+    assert worker["environment"]["GANFOUNDRY_GPUS"] == "${GANFOUNDRY_GPUS:-all}"
+    assert worker["environment"]["GANFOUNDRY_REQUIRE_GPU"] == "true"
+    assert worker["restart"] == "on-failure"  # a clean exit is not restarted
 
 
 def test_api_keys_are_required_and_no_secret_is_written_down(compose: dict[str, Any]) -> None:
@@ -178,38 +184,50 @@ def networks_of(service: dict[str, Any]) -> set[str]:
     return set(service.get("networks") or {"default"})
 
 
-def test_the_networks_keep_the_management_api_to_the_workers(compose: dict[str, Any]) -> None:
+def test_two_networks_and_the_backend_internal(compose: dict[str, Any]) -> None:
     networks, services = compose["networks"], compose["services"]
+    assert set(networks) == {"public", "backend"}
     assert not (networks["public"] or {}).get("internal")  # the published port needs a way out
-    assert networks["backend"]["internal"] is True and networks["management"]["internal"] is True
+    assert networks["backend"]["internal"] is True
     assert {name: networks_of(s) for name, s in services.items()} == {
         "redis": {"backend"},
-        "torchserve": {"backend", "management"},
+        "torchserve": {"backend"},
         "gateway": {"public", "backend"},
-        "worker": {"backend", "management"},
+        "worker": {"backend"},
     }
-    aliases = services["torchserve"]["networks"]["management"]["aliases"]
-    assert aliases == ["torchserve-management"]
 
 
-def test_torchserve_binds_its_management_api_to_the_management_network_alone() -> None:
+def test_torchserve_has_no_management_port_and_its_metrics_stay_inside() -> None:
     properties = (ROOT / "model_archive" / "torchserve" / "compose.properties").read_text()
     lines = properties.splitlines()
-    assert "management_address=http://torchserve-management:8081" in lines
+    assert f"management_address=unix:{MANAGEMENT_SOCKET}" in lines
     assert "inference_address=http://0.0.0.0:8080" in lines
+    assert "metrics_address=http://127.0.0.1:8082" in lines
+    assert "grpc_management_address=127.0.0.1" in lines
     assert "disable_token_authorization=false" in lines
 
 
-def test_the_gateway_has_no_management_url_and_the_workers_theirs(
+def mounts_of(service: dict[str, Any], volume: str) -> list[str]:
+    return [str(v) for v in service.get("volumes", []) if str(v).startswith(f"{volume}:")]
+
+
+def test_only_torchserve_and_the_workers_mount_the_management_socket(
     compose: dict[str, Any], cpu: dict[str, Any]
 ) -> None:
     for config in (compose, cpu):
-        gateway, worker = config["services"]["gateway"], config["services"]["worker"]
-        assert "management" not in networks_of(gateway)
-        assert not any("MANAGEMENT" in variable for variable in gateway["environment"])
+        services = config["services"]
+        torchserve, gateway, worker = (services[n] for n in ("torchserve", "gateway", "worker"))
+        assert mounts_of(torchserve, "torchserve-management") == [
+            f"torchserve-management:{MANAGEMENT_SOCKET.rsplit('/', 1)[0]}"
+        ]
+        (mount,) = mounts_of(worker, "torchserve-management")
+        assert mount.endswith(":ro")
         url = worker["environment"]["GANFOUNDRY_TORCHSERVE_MANAGEMENT_URL"]
-        assert url == "http://torchserve-management:8081"
-    assert "8081" not in json.dumps(compose["services"]["gateway"])
+        assert url == f"unix:{mount.split(':')[1]}/management.sock"
+        assert not mounts_of(gateway, "torchserve-management")
+        assert not mounts_of(services["redis"], "torchserve-management")
+        assert not any("MANAGEMENT" in variable for variable in gateway["environment"])
+    assert "8081" not in json.dumps(compose)
 
 
 def test_the_key_volume_is_torchserves_and_read_only_for_the_others(
@@ -217,10 +235,10 @@ def test_the_key_volume_is_torchserves_and_read_only_for_the_others(
 ) -> None:
     services = compose["services"]
     mounts = {
-        name: [v for v in services[name]["volumes"] if str(v).startswith("torchserve-keys:")]
+        name: mounts_of(services[name], "torchserve-keys")
         for name in ("torchserve", "gateway", "worker")
     }
-    workdir = dict(dockerfile("torchserve"))["WORKDIR"]
+    workdir = stage("torch", "torchserve")["WORKDIR"]
     assert mounts["torchserve"] == [f"torchserve-keys:{workdir}"]  # TorchServe writes it there
     for name in ("gateway", "worker"):
         (mount,) = mounts[name]
@@ -239,17 +257,51 @@ def test_a_stopped_worker_has_time_to_hand_its_job_back(compose: dict[str, Any])
 
 def test_redis_keeps_an_append_only_file(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
-    command = redis["command"] if isinstance(redis["command"], list) else redis["command"].split()
+    assert redis["build"]["dockerfile"] == "docker/redis.Dockerfile"
+    command = ast.literal_eval(dict(dockerfile("redis"))["CMD"])
     assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--dir") + 1] == "/data"
     assert any(str(v).startswith("redis-data:/data") for v in redis["volumes"])
     assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
 
 
-def test_builds_use_the_repository_root(compose: dict[str, Any]) -> None:
-    for name in ("gateway", "worker", "torchserve"):
-        build = compose["services"][name]["build"]
-        assert build["context"] == ".."
-        assert (ROOT / build["dockerfile"]).is_file()
+def test_builds_use_the_repository_root_and_take_their_base_as_an_argument(
+    compose: dict[str, Any],
+) -> None:
+    for name, service in compose["services"].items():
+        build = service["build"]
+        assert build["context"] == "..", name
+        assert (ROOT / build["dockerfile"]).is_file(), name
+        assert build["args"]["BASE_IMAGE"].startswith("${GANFOUNDRY_"), name
+        assert service["image"] == f"ganfoundry/{name}:${{GANFOUNDRY_TAG:-latest}}", name
+    for name in ("gateway", "torch", "redis"):
+        first = dockerfile(name)[0]
+        assert first[0] == "ARG" and first[1].startswith("BASE_IMAGE="), name
+    # the worker and TorchServe: two stages on one torch stage, so one copy of torch
+    services = compose["services"]
+    assert services["worker"]["build"]["target"] == "worker"
+    assert services["torchserve"]["build"]["target"] == "torchserve"
+    froms = [rest for instruction, rest in dockerfile("torch") if instruction == "FROM"]
+    assert froms == ["${BASE_IMAGE} AS torch", "torch AS torchserve", "torch AS worker"]
+    assert (
+        "torch=="
+        in stage("torch", "torch")["RUN"] + (DOCKER / "requirements-torch.txt").read_text()
+    )
+
+
+def test_a_code_change_rebuilds_only_the_code_layers() -> None:
+    """In the worker stage the dependencies are installed before any project code is copied."""
+    instructions = [i for i in dockerfile("torch")]
+    worker = instructions[[r for _, r in instructions].index("torch AS worker") :]
+    copies = [rest for instruction, rest in worker if instruction == "COPY"]
+    runs = [rest for instruction, rest in worker if instruction == "RUN"]
+    code_at = next(
+        i for i, (ins, rest) in enumerate(worker) if ins == "COPY" and "services/" in rest
+    )
+    deps_at = next(
+        i for i, (ins, rest) in enumerate(worker) if ins == "RUN" and "requirements.lock" in rest
+    )
+    assert deps_at < code_at, (copies, runs)
 
 
 def dockerfile(name: str) -> list[list[str]]:
@@ -257,6 +309,18 @@ def dockerfile(name: str) -> list[list[str]]:
     text = (DOCKER / f"{name}.Dockerfile").read_text().replace("\\\n", " ")
     lines = [line.strip() for line in text.splitlines()]
     return [line.split(None, 1) for line in lines if line and not line.startswith("#")]
+
+
+def stage(name: str, target: str) -> dict[str, str]:
+    """The last instruction of each kind in one stage of a multi-stage Dockerfile."""
+    found: dict[str, str] = {}
+    inside = False
+    for instruction, rest in dockerfile(name):
+        if instruction == "FROM":
+            inside = rest.endswith(f" AS {target}")
+        elif inside:
+            found[instruction] = rest
+    return found
 
 
 def copied_sources(name: str) -> list[str]:
@@ -268,10 +332,15 @@ def copied_sources(name: str) -> list[str]:
     return sources
 
 
-@pytest.mark.parametrize("name", ["gateway", "worker", "torchserve"])
-def test_images_run_as_a_user_and_their_ignore_file_lets_the_copies_through(name: str) -> None:
-    users = [rest for instruction, rest in dockerfile(name) if instruction == "USER"]
-    assert users and users[-1].split(":")[0] not in ("0", "root")
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [("gateway", ""), ("redis", ""), ("torch", "torchserve"), ("torch", "worker")],
+)
+def test_images_run_as_a_user_and_their_ignore_file_lets_the_copies_through(
+    name: str, target: str
+) -> None:
+    user = stage(name, target)["USER"] if target else dict(dockerfile(name))["USER"]
+    assert user.split(":")[0] not in ("0", "root")
     ignore = (DOCKER / f"{name}.Dockerfile.dockerignore").read_text().splitlines()
     assert "*" in ignore  # what is not let through stays out (.venv alone is gigabytes)
     for source in copied_sources(name):
@@ -280,14 +349,17 @@ def test_images_run_as_a_user_and_their_ignore_file_lets_the_copies_through(name
 
 def test_the_gateway_image_installs_no_torch() -> None:
     instructions = dockerfile("gateway")
-    assert instructions[0] == ["FROM", "python:3.11-slim"]
+    assert instructions[:2] == [
+        ["ARG", "BASE_IMAGE=debian:bookworm-slim"],
+        ["FROM", "${BASE_IMAGE}"],
+    ]
     runs = " ".join(rest for instruction, rest in instructions if instruction == "RUN")
     assert "torch" not in runs and "pip install ." not in runs
     lines = (DOCKER / "requirements-gateway.txt").read_text().splitlines()
     pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
     assert set(pins) == {
         "flask", "flask-openapi3", "flask-openapi3-swagger", "gunicorn",
-        "pydantic", "pydantic-settings", "redis", "celery",
+        "pydantic", "pydantic-settings", "redis", "celery[redis]",
     }  # fmt: skip
     assert any(instruction == "HEALTHCHECK" for instruction, _ in instructions)
     assert "gunicorn" in dict(instructions)["CMD"]
@@ -339,15 +411,17 @@ def test_the_gateway_image_copies_every_module_the_gateway_imports() -> None:
 
 
 def test_worker_and_torchserve_images() -> None:
-    worker = dict(dockerfile("worker"))
-    assert worker["FROM"].startswith("nvidia/cuda:")
-    assert worker["CMD"] == '["ganfoundry-worker"]'
-    torchserve = dict(dockerfile("torchserve"))
-    command = " ".join(ast.literal_eval(torchserve["CMD"]))
-    assert "--start --foreground --ncs" in command
-    assert "--model-store /home/model-server/model-store" in command
-    config = command.split("--ts-config ")[1].split()[0]
-    assert f"model_archive/torchserve/compose.properties {config}" in torchserve["COPY"]
+    assert dockerfile("torch")[0] == ["ARG", "BASE_IMAGE=nvidia/cuda:13.0.0-base-ubuntu22.04"]
+    assert stage("torch", "worker")["CMD"] == '["ganfoundry-worker"]'
+    torchserve = stage("torch", "torchserve")
+    assert torchserve["CMD"] == '["torchserve-start"]'
+    assert torchserve["EXPOSE"] == "8080"
+    start = (DOCKER / "torchserve-start.sh").read_text()
+    assert "exec torchserve --start --foreground --ncs" in start
+    assert '--model-store "$store"' in start and "store=/home/model-server/model-store" in start
+    config = start.split("--ts-config ")[1].split()[0]
+    copies = [r for i, r in dockerfile("torch") if i == "COPY"]
+    assert f"model_archive/torchserve/compose.properties {config}" in copies
 
 
 def test_the_cpu_configuration_is_valid_compose(cpu: dict[str, Any]) -> None:
@@ -377,6 +451,10 @@ def test_the_docker_lint_script_passes() -> None:
 
 
 def test_the_worker_image_installs_the_locked_versions() -> None:
-    text = (DOCKER / "worker.Dockerfile").read_text()
+    text = (DOCKER / "torch.Dockerfile").read_text()
     assert "--constraint requirements.lock" in text
-    assert "!requirements.lock" in (DOCKER / "worker.Dockerfile.dockerignore").read_text()
+    assert "!requirements.lock" in (DOCKER / "torch.Dockerfile.dockerignore").read_text()
+    torch_pins = (DOCKER / "requirements-torch.txt").read_text()
+    lock = (ROOT / "requirements.lock").read_text()
+    for pin in re.findall(r"^(torch(?:vision)?==\S+)", torch_pins, re.MULTILINE):
+        assert pin in lock.splitlines(), pin

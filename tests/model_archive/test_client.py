@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ class KeyCheckingServer:
     """One of TorchServe's APIs on a free port, refusing a wrong key as TorchServe 0.12 does
     (400 InvalidKeyException); records the Authorization header of every request."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, unix_socket: Path | None = None) -> None:
         self.key = key
         self.seen: list[str | None] = []
         server = self
@@ -68,9 +69,22 @@ class KeyCheckingServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        self.http: socketserver.BaseServer
+        if unix_socket is None:
+            self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self.url = f"http://127.0.0.1:{self.http.server_address[1]}"  # type: ignore[attr-defined]
+        else:
+            self.http = UnixHTTPServer(str(unix_socket), Handler)
+            self.url = f"unix:{unix_socket}"
         threading.Thread(target=self.http.serve_forever, args=(0.05,), daemon=True).start()
+
+
+class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self) -> tuple[object, tuple[str, int]]:
+        request, _ = super().get_request()
+        return request, ("unix", 0)  # http.server wants a (host, port) client address
 
 
 def write_keys(path: Path, management: str, inference: str) -> Path:
@@ -108,6 +122,26 @@ def test_each_api_gets_its_own_key_read_once(
     assert client.ping() is True and client.list_models() == []
     assert inference.seen == ["Bearer inf-1"] * 2 and management.seen == ["Bearer mgmt-1"] * 2
     assert "mgmt-1" not in repr(client)
+
+
+def test_the_management_api_may_be_a_unix_socket_as_torchserve_names_it(tmp_path: Path) -> None:
+    inference = KeyCheckingServer("inf-1")
+    management = KeyCheckingServer("mgmt-1", unix_socket=tmp_path / "management.sock")
+    try:
+        keys = write_keys(tmp_path / "key_file.json", "mgmt-1", "inf-1")
+        client = TorchServeClient(inference.url, management.url, key_file=keys)
+        assert management.url.startswith("unix:/")
+        assert client.list_models() == [] and client.list_models() == []  # kept alive
+        assert management.seen == ["Bearer mgmt-1"] * 2 and inference.seen == []
+        (tmp_path / "management.sock").unlink()
+        management.http.shutdown()
+        management.http.server_close()
+        with pytest.raises(TorchServeUnavailable, match=r"management\.sock did not answer"):
+            TorchServeClient(inference.url, management.url, key_file=keys).list_models()
+    finally:
+        for server in (inference, management):
+            server.http.shutdown()
+            server.http.server_close()
 
 
 def test_a_refused_key_makes_the_client_read_the_file_again(

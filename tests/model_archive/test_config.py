@@ -15,7 +15,9 @@ def test_config_decisions() -> None:
         "inference_address=http://127.0.0.1:1",
         "management_address=http://127.0.0.1:2",
         "metrics_address=http://127.0.0.1:3",
+        "grpc_inference_address=127.0.0.1",  # gRPC on the loopback, the management one too
         "grpc_inference_port=4",
+        "grpc_management_address=127.0.0.1",
         "grpc_management_port=5",
         "model_store=/store",
         "enable_model_api=true",
@@ -27,14 +29,20 @@ def test_config_decisions() -> None:
         assert line in text.splitlines()
 
 
-def test_the_management_api_may_listen_on_an_address_of_its_own() -> None:
-    config = ServerConfig(Path("/store"), 1, 2, bind="0.0.0.0", management_bind="ts-management")
+def test_the_management_api_may_be_a_unix_socket_and_no_port() -> None:
+    config = ServerConfig(
+        Path("/store"), 1, 2, 3, bind="0.0.0.0", management_socket=Path("/m/s.sock")
+    )
     lines = config.render().splitlines()
     assert "inference_address=http://0.0.0.0:1" in lines
-    assert "management_address=http://ts-management:2" in lines
-    assert config.management_url == "http://ts-management:2"
+    assert "metrics_address=http://127.0.0.1:3" in lines  # never beyond the container
+    assert "management_address=unix:/m/s.sock" in lines
+    assert config.management_url == "unix:/m/s.sock"
     assert config.inference_url == "http://127.0.0.1:1"
-    assert "management_address=http://torchserve-management:8081" in COMPOSE.render()
+    assert not any(":2" in line for line in lines)
+    assert (
+        "management_address=unix:/home/model-server/management/management.sock" in COMPOSE.render()
+    )
 
 
 @pytest.mark.parametrize(("name", "config"), [("local", LOCAL), ("compose", COMPOSE)])

@@ -37,8 +37,13 @@ class FakeTorchServe:
     down: bool = False
     answer: Response | None = None
 
+    problems: list[str] = field(default_factory=list)
+
     def ping(self, timeout_s: float = 2.0) -> bool:
         return self.healthy
+
+    def start_problems(self) -> list[str]:
+        return self.problems
 
     def infer(
         self, name: str, payload: dict[str, Any], version: str | None = None, check: bool = True

@@ -36,6 +36,13 @@ def test_health_needs_no_key(gateway: Gateway) -> None:
     assert gateway.client.get("/readyz").status_code == 503
 
 
+def test_readiness_says_what_torchserve_cannot_use(gateway: Gateway) -> None:
+    gateway.torchserve.problems = ["torchserve-start: cannot read the model store /m"]
+    ready = gateway.client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"]["torchserve"] is False
+    assert ready.json["problems"] == ["torchserve-start: cannot read the model store /m"]
+
+
 def test_redis_down_is_a_fast_503(tmp_path: Path) -> None:
     from services.stack.processes import free_port
 

@@ -45,6 +45,20 @@ def test_every_missing_or_bad_variable_is_named(clean_env: pytest.MonkeyPatch) -
     assert "GANFOUNDRY_MAX_IMAGES" in message and "integer" in message
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["change-me-change-me", "your-api-key-goes-here", "xxxxxxxxxxxxxxxxxxxx", "my-secret-key-1234"],
+)
+def test_a_placeholder_key_is_refused_at_start_by_name(
+    clean_env: pytest.MonkeyPatch, key: str
+) -> None:
+    for name, value in GATEWAY_ENV.items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("GANFOUNDRY_API_KEYS", f"first-key-0123456789,{key}")
+    with pytest.raises(SettingsError, match="GANFOUNDRY_API_KEYS: a key is a placeholder"):
+        GatewaySettings.from_env()
+
+
 def test_settings_survive_the_trip_through_a_child_environment(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

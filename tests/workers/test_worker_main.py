@@ -35,8 +35,8 @@ def test_gpus_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_gpus_that_are_not_indices_are_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GANFOUNDRY_GPUS", "all")
-    with pytest.raises(SettingsError, match="GANFOUNDRY_GPUS: 'all'"):
+    monkeypatch.setenv("GANFOUNDRY_GPUS", "0,first")
+    with pytest.raises(SettingsError, match="GANFOUNDRY_GPUS: '0,first'"):
         visible_gpus()
 
 
@@ -49,10 +49,25 @@ def test_gpus_come_from_nvidia_smi_in_its_numbering(
     monkeypatch.delenv("GANFOUNDRY_GPUS", raising=False)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     assert visible_gpus() == ["0", "1"]
+    monkeypatch.setenv("GANFOUNDRY_GPUS", "all")  # what compose.yaml passes: the same question
+    assert visible_gpus() == ["0", "1"]
     commands = worker_commands(visible_gpus(), "INFO")
     assert [env["CUDA_DEVICE_ORDER"] for _, env in commands] == ["PCI_BUS_ID"] * 2
     smi.write_text("#!/bin/sh\nexit 9\n")  # a driver that fails: no GPU workers, no crash
     assert visible_gpus() == []
+
+
+def test_a_worker_that_requires_a_gpu_and_sees_none_exits_cleanly_saying_why(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "GANFOUNDRY_GPUS": "all"}
+    env["GANFOUNDRY_REQUIRE_GPU"] = "true"  # no nvidia-smi on this PATH: no GPU
+    run = [sys.executable, "-m", "workers.worker_main"]
+    ended = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    # exit 0: a restart policy of on-failure leaves it stopped instead of looping
+    assert ended.returncode == 0, ended.stderr
+    assert "no GPU is visible" in ended.stderr and "compose.cpu.yaml" in ended.stderr
+    assert "celery" not in ended.stderr.lower()  # no worker process was started
 
 
 def test_the_supervisor_never_loads_torch() -> None:
