@@ -7,7 +7,7 @@ SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 DEMO_OUT ?= runs/demo/digits.png
 
-.PHONY: help demo up down status setup lock test lint bench train dry-run worker gateway docker-build docker-up docker-up-cpu docker-down docker-logs clean
+.PHONY: help demo up down status setup lock test lint bench train dry-run worker gateway setup-containers compose-test bench-compose docker-build docker-up docker-up-cpu docker-down docker-logs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,15 @@ worker: setup ## Celery training workers, one per GPU (or one on the CPU); needs
 
 gateway: setup ## The REST gateway under gunicorn on :8000; needs GANFOUNDRY_* settings
 	$(BIN)/gunicorn services.wsgi:app --bind 127.0.0.1:8000 --worker-class gthread --workers 2 --threads 8
+
+setup-containers: setup ## podman, runc, podman-compose and a local Debian base image (for compose-test)
+	scripts/setup-containers.sh
+
+compose-test: setup-containers ## Build the images and run docker/compose.yaml in containers: the job, the faults, the doors
+	$(BIN)/pytest tests/compose
+
+bench-compose: setup-containers ## Build, up and job timings of the compose stack, and its image sizes
+	$(BIN)/python bench/compose.py
 
 docker-build: ## Build the gateway, worker and TorchServe images (Docker with Compose 2.24+)
 	docker compose -f docker/compose.yaml build

@@ -12,6 +12,18 @@ from services.stack.processes import free_port
 from services.stack.redis import RedisProcess, start_redis
 from workers.store import JobStore
 
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/compose builds images and runs the stack in containers (minutes, podman): only
+    ``make compose-test`` (pytest tests/compose) runs it, not the plain suite."""
+    if collection_path == TESTS / "compose":
+        asked = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+        if not any(path == collection_path or collection_path in path.parents for path in asked):
+            return True
+    return None
+
 
 @pytest.fixture(scope="session", autouse=True)
 def evaluator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
