@@ -20,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,13 +137,14 @@ class ComposeStack:
             command += ["-f", str(ROOT / name)]
         return run([*command, *args], timeout_s, check)
 
-    def build(self, timeout_s: float = 1800) -> float:
+    def build(self, timeout_s: float = 1800, no_cache: bool = False) -> float:
         """Every image, one at a time (the worker and TorchServe then share the torch stage's
-        layers from the build cache); seconds taken."""
+        layers from the build cache); seconds taken. ``no_cache``: every layer made again."""
         if self.images_before is None:
             self.images_before = self.image_ids()
         began = time.monotonic()
-        build_args = " ".join(shlex.quote(a) for a in host_build_args(pip_config()))
+        options = host_build_args(pip_config()) + (["--no-cache"] if no_cache else [])
+        build_args = " ".join(shlex.quote(a) for a in options)
         self.compose(
             "--parallel", "1", "--podman-build-args", build_args, "build", timeout_s=timeout_s
         )
@@ -229,3 +232,41 @@ class ComposeStack:
             made_here = sorted(self.image_ids() - self.images_before)
             if made_here:
                 self.podman("rmi", "-f", *made_here, timeout_s=600, check=False)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(stack: ComposeStack, method: str, path: str, body: Any = None, key: bool = True) -> Answer:
+    """One request to the published gateway port; errors are answers too."""
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {stack.key}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(stack.url + path, data, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return Answer(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, error.read(), dict(error.headers))
+    except (urllib.error.URLError, ConnectionError) as error:  # the gateway itself is away
+        return Answer(0, str(error).encode(), {})
+
+
+def wait_for(what: str, check: Any, timeout_s: float, every_s: float = 1.0) -> Any:
+    """``check()`` until it gives something true; its last value in the failure message."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s (last: {value!r})")
+        time.sleep(every_s)

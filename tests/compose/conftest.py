@@ -7,57 +7,13 @@ Run by ``make compose-test`` (after ``make setup-containers``), never by the pla
 
 from __future__ import annotations
 
-import json
 import secrets
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from services.stack.compose import ComposeStack
 from services.stack.processes import free_port
-
-
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def call(stack: ComposeStack, method: str, path: str, body: Any = None, key: bool = True) -> Answer:
-    """One request to the published gateway port; errors are answers too."""
-    headers = {"Content-Type": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {stack.key}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(stack.url + path, data, headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return Answer(response.status, response.read(), dict(response.headers))
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, error.read(), dict(error.headers))
-    except (urllib.error.URLError, ConnectionError) as error:  # the gateway itself is away
-        return Answer(0, str(error).encode(), {})
-
-
-def wait_for(what: str, check: Any, timeout_s: float, every_s: float = 1.0) -> Any:
-    """``check()`` until it gives something true; its last value in the failure message."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s (last: {value!r})")
-        time.sleep(every_s)
 
 
 @pytest.fixture(scope="session")

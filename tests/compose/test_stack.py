@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from services.stack.compose import ComposeStack
-
-from .conftest import call, wait_for
+from services.stack.compose import ComposeStack, call, wait_for
 
 DIGITS = {
     "model": "mnist-cgan",
