@@ -113,7 +113,7 @@ class ComposeStack:
     def images(self) -> list[str]:
         return [f"localhost/ganfoundry/{service}:{self.tag}" for service in SERVICES]
 
-    def write_env(self, **extra: str) -> Path:
+    def write_env(self) -> Path:
         """The project's .env: a generated key, its port, the local base for every image."""
         values = {
             "GANFOUNDRY_API_KEYS": self.key,
@@ -121,7 +121,6 @@ class ComposeStack:
             "GANFOUNDRY_TAG": self.tag,
             "GANFOUNDRY_CUDA_BASE_IMAGE": self.base_image,
             "GANFOUNDRY_SLIM_BASE_IMAGE": self.base_image,
-            **extra,
         }
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env_file.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
@@ -129,11 +128,10 @@ class ComposeStack:
         return self.env_file
 
     def compose(
-        self, *args: str, timeout_s: float = 600, check: bool = True, files: tuple[str, ...] = ()
+        self, *args: str, timeout_s: float = 600, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        chosen = files or self.files
         command = [podman_compose(), "--env-file", str(self.env_file), "-p", self.project]
-        for name in chosen:
+        for name in self.files:
             command += ["-f", str(ROOT / name)]
         return run([*command, *args], timeout_s, check)
 
@@ -170,9 +168,9 @@ class ComposeStack:
             self.podman("healthcheck", "run", self.container(service), check=False).returncode == 0
         )
 
-    def wait_healthy(self, timeout_s: float = 300, services: tuple[str, ...] = SERVICES) -> float:
+    def wait_healthy(self, timeout_s: float = 300) -> float:
         began = time.monotonic()
-        waiting = list(services)
+        waiting = list(SERVICES)
         while waiting:
             waiting = [s for s in waiting if not self.healthy(s)]
             if waiting and time.monotonic() - began > timeout_s:
@@ -210,20 +208,10 @@ class ComposeStack:
     def remove(self) -> None:
         """Every container, network, volume and image this project made (not the base)."""
         self.down(volumes=True)
-        made = self.podman(
-            "ps", "-aq", "--filter", f"label=io.podman.compose.project={self.project}", check=False
-        )
-        for container in made.stdout.split():
-            self.podman("rm", "-f", "-v", container, check=False)
-        for kind in ("volume", "network"):
-            listed = self.podman(
-                kind,
-                "ls",
-                "-q",
-                "--filter",
-                f"label=io.podman.compose.project={self.project}",
-                check=False,
-            )
+        label = f"label=io.podman.compose.project={self.project}"
+        for kind in ("container", "volume", "network"):  # what down left (a test's own runs)
+            listing = ("ps", "-aq") if kind == "container" else (kind, "ls", "-q")
+            listed = self.podman(*listing, "--filter", label, check=False)
             for name in listed.stdout.split():
                 self.podman(kind, "rm", "-f", name, check=False)
         for image in self.images():
