@@ -10,12 +10,10 @@ a problem body (RFC 9457, as the gateway's) and never spoils the others.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
 import os
 import sys
-import threading
 from typing import Any
 
 import torch
@@ -71,10 +69,6 @@ class GeneratorHandler(BaseHandler):
         self.max_images = int((config.get("handler") or {}).get("max_images", MAX_IMAGES))
         self.num_classes = int(self.meta["num_classes"])
         self.initialized = True
-        # Grids need torchvision (~2 s to import): load it beside the first requests, not before.
-        threading.Thread(
-            target=importlib.import_module, args=("torchvision.utils",), daemon=True
-        ).start()
         logger.info("loaded %s on %s", self.meta["family"], self.device)
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[ImagePlan | RequestError]:

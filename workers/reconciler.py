@@ -48,8 +48,9 @@ def reconcile(
     model_store: Path,
     build: Build | None = None,
 ) -> dict[str, str]:
-    """One pass; returns '<name>/<version>' → 'registering', 'loading', 'refused' or 'failed' for
-    every version not ready (empty: TorchServe serves the whole record, or is down)."""
+    """One pass; returns '<name>/<version>' → 'registering', 'loading', 'refused', 'failed' or
+    'down' (TorchServe not answering) for every version not ready (empty: TorchServe serves the
+    whole record)."""
     recorded = catalog.recorded_versions()
     retired = catalog.retired()
     if not recorded and not retired:
@@ -59,7 +60,7 @@ def reconcile(
     except TorchServeUnavailable:
         for entry in recorded:
             _mark(catalog, entry, "unavailable", "TorchServe is not answering; it is retried")
-        return {}
+        return {f"{entry.name}/{entry.version}": "down" for entry in recorded}
     defaults = {model["modelName"]: model.get("modelUrl") for model in listed}
     present = {name: _versions(client, name) for name in defaults}
     wanted = {entry.name: entry.version for entry in recorded if entry.default}
@@ -182,7 +183,8 @@ def _mark(
 
 class Reconciler(Periodic):
     """``reconcile`` every ``interval_s`` in a daemon thread, by whichever worker holds the lock;
-    every LOADING_POLL_S while models load, so that each is marked ready soon after it is."""
+    every LOADING_POLL_S while models load or TorchServe is down, so that a restarted TorchServe
+    gets its models back, and each is marked ready, soon after it can be."""
 
     def __init__(
         self,
@@ -211,5 +213,6 @@ class Reconciler(Periodic):
         finally:
             if self.catalog.redis.get(LOCK) == self.owner:
                 self.catalog.redis.delete(LOCK)
-        loading = any(what in ("registering", "loading") for what in done.values())
-        return LOADING_POLL_S if loading else None
+        # soon again while models load or TorchServe is down: it is back within seconds
+        soon = any(what in ("registering", "loading", "down") for what in done.values())
+        return LOADING_POLL_S if soon else None

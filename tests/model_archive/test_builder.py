@@ -58,6 +58,28 @@ def test_the_packed_contract_imports_without_the_project(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
 
 
+def test_the_packed_handler_draws_grids_without_torchvision(tmp_path: Path) -> None:
+    """A served model's worker never imports torchvision (~2 s of CPU each, all at once after a
+    TorchServe restart)."""
+    artifact = write_artifact(tmp_path / "run", "mnist-cgan")
+    mar = build_archive(artifact, "digits", "1", tmp_path / "store")
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(mar) as archive:
+        archive.extractall(unpacked)
+    code = (
+        "import sys, torch; sys.modules['workers'] = sys.modules['model_archive'] = None\n"
+        "import handler\n"
+        "from generation import grid, to_png\n"
+        "png = to_png(grid(torch.rand(5, 1, 28, 28), 2))\n"
+        "assert png.startswith(b'\\x89PNG'), png[:8]\n"
+        "assert 'torchvision' not in sys.modules, 'torchvision was imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=unpacked, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "version", "message"),
     [

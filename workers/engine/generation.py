@@ -1,6 +1,6 @@
 """Generation from a trained generator: by label and seed, and the book's seed experiments.
 
-Imports torch and the architecture module only (torchvision when a grid is drawn), so serving can
+Imports torch and the architecture module only (never torchvision), so serving can
 use it without the trainer.
 ``generator.pt`` is a plain dict (see ``workers.engine.export``) loaded with ``weights_only=True``.
 """
@@ -100,19 +100,23 @@ def seed_arithmetic(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
 def grid(
     images: torch.Tensor, columns: int, padding: int = 2, pad_value: float = 0.5
 ) -> torch.Tensor:
-    """Tile images (N, C, H, W) into one image (C, rows*(H+p)+p, columns*(W+p)+p)."""
-    # imported here: torchvision takes ~2 s to import, which a served model's start should not pay
-    from torchvision.utils import make_grid
+    """Tile images (N, C, H, W) into one image (C, rows*(H+p)+p, columns*(W+p)+p).
 
-    images = images.to("cpu", torch.float32)  # make_grid keeps the input's device and dtype
-    count, channels = images.shape[:2]
+    Plain torch, not torchvision's make_grid: a served model's worker would pay ~2 s of CPU to
+    import torchvision, and after a TorchServe restart every model's worker starts at once.
+    """
+    images = images.to("cpu", torch.float32)
+    count, channels, height, width = images.shape
     if count == 0:
         raise ValueError("no images to tile")
-    if count == 1:  # make_grid hands a lone image back as it is, unpadded
-        return nn.functional.pad(images[0], (padding,) * 4, value=pad_value)
-    nrow = max(1, min(columns, count))
-    tiled = make_grid(images, nrow=nrow, padding=padding, pad_value=pad_value)
-    return tiled[:channels]  # make_grid turns one channel into three equal ones
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    cell_h, cell_w = height + padding, width + padding
+    cells = torch.full((rows * columns, channels, cell_h, cell_w), pad_value)
+    cells[:count, :, padding:, padding:] = images  # each cell: padding above and to the left
+    tiled = cells.view(rows, columns, channels, cell_h, cell_w).permute(2, 0, 3, 1, 4)
+    flat = tiled.reshape(channels, rows * cell_h, columns * cell_w)
+    return nn.functional.pad(flat, (0, padding, 0, padding), value=pad_value)
 
 
 def to_png(image: torch.Tensor) -> bytes:
