@@ -68,7 +68,7 @@ worker: setup ## Celery training workers, one per GPU (or one on the CPU); needs
 	$(BIN)/ganfoundry-worker
 
 gateway: setup ## The REST gateway under gunicorn on :8000; needs GANFOUNDRY_* settings
-	$(BIN)/gunicorn services.wsgi:app --bind 127.0.0.1:8000 --worker-class gthread --workers 2 --threads 8
+	$(BIN)/gunicorn --config python:services.gunicorn_conf --bind 127.0.0.1:8000 services.wsgi:app
 
 setup-containers: setup ## podman, runc, podman-compose and a local Debian base image (for compose-test)
 	scripts/setup-containers.sh

@@ -114,7 +114,7 @@ def main() -> None:
             f"{clients:>2} client(s): gateway p50 {gateway_p50:.2f} ms (p99 {gateway_p99:.2f}), "
             f"TorchServe p50 {direct_p50:.2f} ms (p99 {direct_p99:.2f}), added {gateway_p50 - direct_p50:.2f} ms"
         )
-    result["server"] = "gunicorn gthread, 2 workers x 8 threads"
+    result["server"] = "gunicorn gevent, 2 workers (services/gunicorn_conf.py)"
     print(json.dumps(result))
 
 

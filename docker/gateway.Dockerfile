@@ -40,4 +40,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
-CMD ["gunicorn", "services.wsgi:app", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "--config", "python:services.gunicorn_conf", "--bind", "0.0.0.0:8000", "services.wsgi:app"]

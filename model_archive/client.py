@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import queue
 import socket
 import threading
 import urllib.parse
@@ -266,11 +267,11 @@ class TorchServeClient:
 def _send(
     method: str, base: str, path: str, body: bytes | None, headers: dict[str, str], timeout: float
 ) -> Response:
-    """One request on this thread's kept-alive connection to ``base`` (opened on demand)."""
+    """One request on a kept-alive connection to ``base`` from the pool (opened on demand)."""
     parts = urllib.parse.urlsplit(base)
     target = (parts.path.rstrip("/") if parts.scheme != "unix" else "") + path
     for attempt in (1, 2):
-        connection = _connection(base, timeout)
+        connection = _take(base, timeout)
         reused = connection.sock is not None
         try:
             connection.request(method, target, body=body, headers=headers)
@@ -278,6 +279,7 @@ def _send(
             response = _response(answer.status, answer.getheaders(), answer.read())
             if answer.will_close:
                 connection.close()
+            _give_back(base, connection)
             break
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
             connection.close()
@@ -303,24 +305,34 @@ def _key_refused(response: Response) -> bool:
     return isinstance(payload, dict) and payload.get("type") == "InvalidKeyException"
 
 
-_local = threading.local()
+# Idle kept-alive connections per server, shared by every thread (or greenlet, under gevent) of
+# the process: keep-alive saves a TCP handshake per request, and a connection serves one request
+# at a time. A connection whose request failed is closed, never given back.
+_idle: dict[str, queue.LifoQueue[http.client.HTTPConnection]] = {}
+MAX_IDLE = 64  # per server; more than this at once are closed after use
 
 
-def _connection(base: str, timeout: float) -> http.client.HTTPConnection:
-    """This thread's connection to ``base``: keep-alive saves a TCP handshake per request."""
-    pool: dict[str, http.client.HTTPConnection] = _local.__dict__.setdefault("pool", {})
-    connection = pool.get(base)
-    if connection is None:
+def _take(base: str, timeout: float) -> http.client.HTTPConnection:
+    try:
+        connection = _idle.setdefault(base, queue.LifoQueue()).get_nowait()
+    except queue.Empty:
         parts = urllib.parse.urlsplit(base)
         if parts.scheme == "unix":
             connection = UnixHTTPConnection(parts.path)
         else:
             connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
-        pool[base] = connection
     connection.timeout = timeout
     if connection.sock is not None:
         connection.sock.settimeout(timeout)
     return connection
+
+
+def _give_back(base: str, connection: http.client.HTTPConnection) -> None:
+    idle = _idle.setdefault(base, queue.LifoQueue())
+    if idle.qsize() < MAX_IDLE:
+        idle.put_nowait(connection)
+    else:
+        connection.close()
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from flask import Response, g, request
 from flask_openapi3 import Info, OpenAPI
 
 from model_archive.client import TorchServeClient
 from services.api import ApiRequest
 from services.api.docs import docs
+from services.api.events import events_client
 from services.api.health import health
 from services.api.jobs import jobs
 from services.api.lifecycle import models  # the models blueprint, with its lifecycle views
@@ -40,6 +42,7 @@ class Services:
     store: JobStore
     torchserve: TorchServeClient
     send_job: JobSender
+    events: redis.Redis  # the store's Redis, for reads that wait up to a heartbeat (SSE)
     # name → (expiry, model): generation skips two Redis reads per request (a new default
     # version is seen within MODEL_CACHE_S; a new name at once, since misses are not cached)
     model_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
@@ -100,9 +103,10 @@ def create_app(
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    store = store or JobStore.from_url(settings.redis_url, timeout_s=settings.backend_timeout_s)
     app.extensions["ganfoundry"] = Services(
         settings=settings,
-        store=store or JobStore.from_url(settings.redis_url, timeout_s=settings.backend_timeout_s),
+        store=store,
         torchserve=torchserve
         or TorchServeClient(
             settings.torchserve_inference_url,
@@ -110,6 +114,7 @@ def create_app(
             key_file=settings.torchserve_key_file,
         ),
         send_job=send_job or celery_sender(settings),
+        events=events_client(store),
     )
     for api in (health, jobs, models):
         app.register_api(api)

@@ -2,7 +2,7 @@
 
     ganfoundry demo                                  # the main job: train digits, draw every class
     ganfoundry submit --preset mnist-cgan --follow   # or: ganfoundry submit spec.json --follow
-    ganfoundry jobs | ganfoundry job ID | ganfoundry cancel ID | ganfoundry models
+    ganfoundry jobs | ganfoundry job ID | ganfoundry watch ID | ganfoundry cancel ID | ganfoundry models
     ganfoundry generate digits --label 7 --n 16 --out sevens.png
     ganfoundry interpolate digits --seeds 1 2 --steps 12 --label 3 --out morph.png
     ganfoundry arithmetic digits --seeds 1 2 --label 3 --out sums.png
@@ -14,6 +14,7 @@ stack's run folder (runs/stack). API errors are shown as one line.
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
@@ -21,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,17 @@ class Gateway:
     def json(self, method: str, path: str, body: Any = None) -> Any:
         return json.loads(self.call(method, path, body)[1])
 
+    def open(self, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        """A GET left open for streaming (the caller closes it); API errors as ApiFailure."""
+        request = urllib.request.Request(
+            self.url.rstrip("/") + path, headers={"Authorization": f"Bearer {self.key}"} | headers
+        )
+        try:
+            answer: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as error:
+            raise ApiFailure(_error_line(error.code, error.read())) from None
+        return answer
+
 
 def _error_line(status: int, body: bytes) -> str:
     """'422 invalid_request: label: ...' from a problem body (or an older gateway's error)."""
@@ -102,26 +114,59 @@ def connect(args: argparse.Namespace) -> Gateway:
 # ---- jobs -------------------------------------------------------------------------------------
 
 
-def follow(gateway: Gateway, job_id: str, poll_s: float = 0.5) -> dict[str, Any]:
-    """Show a job's progress as a bar until it finishes; returns the final record."""
+def follow(gateway: Gateway, job_id: str) -> dict[str, Any]:
+    """Show a job's progress as a bar, from its event stream, until it ends; returns its record."""
     with tqdm(total=1, unit="step", dynamic_ncols=True, desc="queued", mininterval=0.5) as bar:
-        while True:
-            job = gateway.json("GET", f"/v1/jobs/{job_id}")
-            progress = job.get("progress") or {}
-            if "total_steps" in progress:
-                bar.total = progress["total_steps"]
-                bar.update(progress["step"] - bar.n)
-                bar.set_description(f"epoch {progress['epoch']}/{progress['epochs']}")
-                bar.set_postfix(
-                    D=f"{progress['d_loss'] or 0:.3f}", G=f"{progress['g_loss'] or 0:.3f}"
-                )
-            elif "phase" in progress:
-                bar.set_description(progress["phase"])
-            else:
-                bar.set_description(job["state"])
-            if job["state"] in FINAL:
-                return job
-            time.sleep(poll_s)
+        for _, kind, data in job_events(gateway, job_id):
+            if kind == "progress" and "total_steps" in data:
+                bar.total = data["total_steps"]
+                bar.update(data["step"] - bar.n)
+                bar.set_description(f"epoch {data['epoch']}/{data['epochs']}")
+                bar.set_postfix(D=f"{data['d_loss'] or 0:.3f}", G=f"{data['g_loss'] or 0:.3f}")
+            elif kind == "progress" and "phase" in data:
+                bar.set_description(data["phase"])
+            elif kind in ("state", "end"):
+                bar.set_description(data["state"])
+    return dict(gateway.json("GET", f"/v1/jobs/{job_id}"))
+
+
+RECONNECTS = 5  # tries in a row, a second apart, when the stream drops
+
+
+def job_events(gateway: Gateway, job_id: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(id, kind, data) of each event until the end one; a dropped stream is opened again after
+    the last id seen, so nothing is missed or repeated."""
+    last_id, failures = "", 0
+    while True:
+        headers = {"Accept": "text/event-stream"} | ({"Last-Event-ID": last_id} if last_id else {})
+        try:
+            with gateway.open(f"/v1/jobs/{job_id}/events", headers) as answer:
+                for event in _sse(answer):
+                    failures = 0
+                    last_id = event.get("id", last_id)
+                    data = json.loads(event.get("data", "{}"))
+                    yield last_id, event["event"], data
+                    if event["event"] == "end":
+                        return
+        except (OSError, http.client.HTTPException) as error:
+            failures += 1
+            if failures >= RECONNECTS:
+                raise ApiFailure(f"the event stream keeps dropping ({error})") from None
+        time.sleep(1)
+
+
+def _sse(lines: Iterable[bytes]) -> Iterator[dict[str, str]]:
+    """Server-Sent Events from a stream's lines: one dict per event (comments skipped)."""
+    event: dict[str, str] = {}
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if "event" in event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            event[field] = value.removeprefix(" ")
 
 
 def command_submit(gateway: Gateway, args: argparse.Namespace) -> int:
@@ -163,6 +208,10 @@ def command_jobs(gateway: Gateway, args: argparse.Namespace) -> int:
 def command_job(gateway: Gateway, args: argparse.Namespace) -> int:
     print(json.dumps(gateway.json("GET", f"/v1/jobs/{args.job_id}"), indent=2))
     return 0
+
+
+def command_watch(gateway: Gateway, args: argparse.Namespace) -> int:
+    return _report(follow(gateway, args.job_id))
 
 
 def command_cancel(gateway: Gateway, args: argparse.Namespace) -> int:
@@ -315,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--state", choices=["queued", "running", *FINAL])
     jobs.add_argument("--limit", type=int, default=20)
     add("job", command_job, "one job as JSON").add_argument("job_id")
+    add("watch", command_watch, "follow a job's progress live until it ends").add_argument("job_id")
     add("cancel", command_cancel, "cancel a job").add_argument("job_id")
     add("models", command_models, "served generators")
     serve = add("serve", command_serve, "serve a succeeded job's generator under a name")

@@ -48,7 +48,7 @@ class ThrottledProgress:
         values = asdict(self.pending) | self.times
         values |= {"run_s": round(self.run_s(), 3), "attempt": self.attempt}
         values["eta_s"] = None if values["eta_s"] == float("inf") else values["eta_s"]
-        self.store.update(self.job_id, progress=values)
+        self.store.update(self.job_id, ("progress", values), progress=values)
         self.last_write, self.pending = time.monotonic(), None
 
 

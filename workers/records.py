@@ -43,6 +43,8 @@ class Job(BaseModel):
     error: dict[str, Any] | None = None  # {"code", "message"}
     metrics: dict[str, Any] | None = None
     artifacts: dict[str, Any] | None = None  # name → path under the artifact root
+    # while training: the latest loss series, loss plot and sample grid (paths) and their step
+    live: dict[str, Any] | None = None
     served: dict[str, Any] | None = None  # {"name", "version", "archive"}
     # workers that died running it: {"count", "strikes" (deaths since its last new checkpoint),
     # "checkpoint_step", "at"}; a job handed back by a stopping worker: {"handed_back_at"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,18 @@ def _train(
     attempt: int,
 ) -> JobOutcome:
     progress = ThrottledProgress(store, job_id, settings.progress_interval_s, stop.run_s, attempt)
+
+    def live(step: int, paths: dict[str, str]) -> None:  # the new grid and plot: tell watchers
+        at = time.time()
+        store.update(job_id, ("samples", {"step": step, "at": at}), live=paths | {"step": step})
+
     outcome = run_job(
         spec,
         settings.job_dir(job_id),
         progress,
         stop,
         checkpoint_min_s=settings.checkpoint_min_s,
+        on_live=live,
     )
     progress.flush()
     return outcome

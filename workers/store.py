@@ -5,7 +5,8 @@ Imports redis and the spec only (no torch), so the gateway can share it.
 Keys (prefix ``gf:``): ``job:<id>`` (hash), ``jobs`` (sorted set, newest first by creation),
 ``jobs:<state>`` (one sorted set per state), ``job:<id>:cancel`` (flag), ``job:<id>:lock`` (the
 running job's lease, its heartbeat), ``owner:<fingerprint>:active`` (an API key's queued and
-running jobs).
+running jobs), ``job:<id>:events`` (its event stream, see ``workers.events``: every change of
+state is written there in the same transaction).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from workers.catalog import PREFIX, ModelCatalog
+from workers.events import add_event
 from workers.records import FINAL, STATES, Job, JobState, decode, encode
 from workers.spec import JobSpec
 
@@ -117,6 +119,7 @@ class JobStore(ModelCatalog):
             pipe.zadd(PREFIX + "jobs:queued", {job.id: score})
             if active:
                 pipe.zadd(active, {job.id: score})
+            add_event(pipe, job.id, "state", {"state": "queued", "at": now})
 
         self.redis.transaction(add, *([active] if active else []))
         return job
@@ -178,10 +181,15 @@ class JobStore(ModelCatalog):
         active = self._active(json.loads(owner) if owner else None)
         if state in FINAL and active:
             pipe.zrem(active, job_id)
+        event = {"state": state, "at": now} | {k: fields[k] for k in ("error",) if k in fields}
+        add_event(pipe, job_id, "end" if state in FINAL else "state", event)
         return state
 
-    def update(self, job_id: str, **fields: Any) -> None:
-        """Write fields that are not the state (progress, attempts) while the job is not final."""
+    def update(
+        self, job_id: str, event: tuple[str, dict[str, Any]] | None = None, **fields: Any
+    ) -> None:
+        """Write fields that are not the state (progress, attempts) while the job is not final;
+        ``event`` (kind, data) goes to the job's events with them."""
         key = self._key(job_id)
 
         def write(pipe: Any) -> None:
@@ -190,6 +198,8 @@ class JobStore(ModelCatalog):
                 return  # a cancelled job's late progress is dropped
             pipe.multi()
             pipe.hset(key, mapping=encode({**fields, "updated_at": time.time()}))
+            if event is not None:
+                add_event(pipe, job_id, *event)
 
         self.redis.transaction(write, key)
 

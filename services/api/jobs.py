@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Response, jsonify, send_file, url_for
+from flask import Response, jsonify, request, send_file, stream_with_context, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
+from services.api.events import event_stream
 from services.api.models import models_full
 from services.auth import check_key, key_fingerprint, public_read
 from services.errors import ApiError, problems
 from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
+from workers.events import valid_event_id
 from workers.limits import limit_errors
 from workers.spec import JobSpec
 from workers.store import InvalidTransition, Job, JobNotFound, TooManyJobs
@@ -31,6 +33,7 @@ BINARY = {
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 }
 METRICS = {"content": {"application/json": {"schema": {"type": "object"}}}}
+EVENTS = {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
 QUEUE_RETRY_AFTER_S = 30  # a queued job takes about this long to start or finish, at best
 
 
@@ -105,38 +108,64 @@ def cancel(path: JobPath) -> tuple[Response, int]:
 
 
 @jobs.get(
+    "/<job_id>/events",
+    summary="The job's events, live (Server-Sent Events; Last-Event-ID resumes)",
+    responses={200: EVENTS | {"description": "event stream"}, **problems(400, 401, 404, 503)},
+)
+@public_read
+def events(path: JobPath) -> Response:
+    """state, progress and samples events as they happen, then one end event; the stream
+    starts at the job's first event, or after the one a reconnecting client names."""
+    job_or_404(path.job_id)
+    after = request.headers.get("Last-Event-ID", "").strip() or "0-0"
+    if not valid_event_id(after):
+        raise ApiError(
+            400, "bad_request", "Last-Event-ID must be an event id this stream sent, like 1-0"
+        )
+    stream = event_stream(services().events, services().store, path.job_id, after)
+    return Response(
+        stream_with_context(stream),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@jobs.get(
     "/<job_id>/metrics",
-    summary="Evaluation metrics",
-    responses={200: METRICS | {"description": "metrics.json"}, **problems(401, 404, 503)},
+    summary="The loss series so far (live while training), and the evaluation once it succeeded",
+    responses={200: METRICS | {"description": "metrics"}, **problems(401, 404, 503)},
 )
 @public_read
 def metrics(path: JobPath) -> Response:
+    """``state``, ``step`` (of the loss series), ``losses`` (``d_loss``, ``g_loss``: one value
+    every ``record_every`` training calls), and, after success, the evaluation's figures."""
     job = job_or_404(path.job_id)
-    if job.metrics is None:
-        raise ApiError(
-            404, "not_found", f"the job is {job.state}: its metrics come when it succeeds"
-        )
-    return jsonify(job.metrics)
+    series = _artifact_path(job, "history")
+    if series is None and job.metrics is None:
+        raise ApiError(404, "not_found", _not_yet(job, "its loss series", live=True))
+    losses = json.loads(series.read_text()) if series is not None else None
+    step = (job.progress or {}).get("step") if job.metrics else (job.live or {}).get("step")
+    return jsonify((job.metrics or {}) | {"state": job.state, "step": step, "losses": losses})
 
 
 @jobs.get(
     "/<job_id>/loss.png",
-    summary="Loss plot",
+    summary="Loss plot (the latest while training)",
     responses={200: PNG | {"description": "PNG"}, **problems(401, 404, 503)},
 )
 @public_read
 def loss_plot(path: JobPath) -> Response:
-    return _picture(path.job_id, "loss_plot", "loss.png")
+    return _file(path.job_id, "loss_plot", "loss.png", "image/png")
 
 
 @jobs.get(
     "/<job_id>/samples.png",
-    summary="Sample grid",
+    summary="Sample grid (the latest while training)",
     responses={200: PNG | {"description": "PNG"}, **problems(401, 404, 503)},
 )
 @public_read
 def samples(path: JobPath) -> Response:
-    return _picture(path.job_id, "samples", "samples.png")
+    return _file(path.job_id, "samples", "samples.png", "image/png")
 
 
 @jobs.get(
@@ -159,7 +188,14 @@ def generator(path: JobPath) -> Response:
 
 def public(job: Job) -> dict[str, Any]:
     """The job as users see it: artifact URLs instead of server paths."""
-    data = job.model_dump(mode="json", exclude={"owner"})  # whose key is not shown
+    data = job.model_dump(mode="json", exclude={"owner", "live"})  # no key, no server paths
+    if job.live and not job.finished:
+        data["live"] = {
+            "step": job.live.get("step"),
+            "loss_plot": url_for("jobs.loss_plot", job_id=job.id),
+            "samples": url_for("jobs.samples", job_id=job.id),
+            "metrics": url_for("jobs.metrics", job_id=job.id),
+        }
     if job.artifacts:
         data["artifacts"] = {
             "loss_plot": url_for("jobs.loss_plot", job_id=job.id),
@@ -174,20 +210,39 @@ def public(job: Job) -> dict[str, Any]:
     return data
 
 
-def _picture(job_id: str, artifact: str, name: str) -> Response:
-    return _file(job_id, artifact, name, "image/png")
+def _artifact_path(job: Job, artifact: str) -> Path | None:
+    """The job's final output, else its latest live one, if it lies under the artifact root."""
+    final = (job.artifacts or {}).get(artifact)
+    path = Path(final or (job.live or {}).get(artifact) or "")
+    root = services().settings.artifact_root.resolve()
+    if root not in path.resolve().parents or not path.is_file():
+        return None
+    return path
 
 
 def _file(job_id: str, artifact: str, name: str, mimetype: str) -> Response:
     job = job_or_404(job_id)
-    path = Path((job.artifacts or {}).get(artifact, ""))
-    root = services().settings.artifact_root.resolve()
-    if not job.artifacts or root not in path.resolve().parents or not path.is_file():
-        raise ApiError(404, "not_found", f"the job is {job.state}: {name} comes when it succeeds")
+    path = _artifact_path(job, artifact)
+    if path is None:
+        raise ApiError(404, "not_found", _not_yet(job, name, live=mimetype == "image/png"))
     download = mimetype == "application/octet-stream"
+    final = bool(job.artifacts)  # a live picture is replaced every few seconds: never cached
     return send_file(
-        path, mimetype=mimetype, max_age=3600, as_attachment=download, download_name=name
+        path,
+        mimetype=mimetype,
+        max_age=3600 if final else 0,
+        as_attachment=download,
+        download_name=name,
+        conditional=final,
+        etag=final,
     )
+
+
+def _not_yet(job: Job, what: str, live: bool) -> str:
+    if job.finished:
+        return f"the job is {job.state} and has no {what}"
+    when = "a few seconds into training" if live else "when the job succeeds"
+    return f"the job is {job.state}: {what} comes {when}"
 
 
 def job_or_404(job_id: str) -> Job:

@@ -1,4 +1,4 @@
-"""The gateway under gunicorn (gthread workers) as a process of our own."""
+"""The gateway under gunicorn (gevent workers, services/gunicorn_conf.py) as a process of our own."""
 
 from __future__ import annotations
 
@@ -19,14 +19,10 @@ class GatewayProcess(Service):
         return f"http://127.0.0.1:{self.port}"
 
 
-def gunicorn_command(
-    port: int, workers: int = 2, threads: int = 8, bind: str = "127.0.0.1"
-) -> list[str]:
+def gunicorn_command(port: int, bind: str = "127.0.0.1") -> list[str]:
     return [
-        sys.executable, "-m", "gunicorn", "services.wsgi:app",
-        "--bind", f"{bind}:{port}", "--worker-class", "gthread",
-        "--workers", str(workers), "--threads", str(threads),
-        "--timeout", "60", "--graceful-timeout", "10", "--access-logfile", "-",
+        sys.executable, "-m", "gunicorn", "--config", "python:services.gunicorn_conf",
+        "--bind", f"{bind}:{port}", "services.wsgi:app",
     ]  # fmt: skip
 
 

@@ -128,3 +128,54 @@ def test_cancel_a_second_job_over_http(gateway: GatewayProcess, start_worker) ->
     assert job["state"] == "cancelled"
     status, _, _ = call(gateway, "DELETE", headers["Location"])
     assert status == 409
+
+
+def sse_events(gateway: GatewayProcess, path: str, last_id: str | None = None) -> Iterator[dict]:
+    """Each event of a stream from the real gateway, as it comes (blank-line separated)."""
+    headers = {"Authorization": f"Bearer {KEY}"} | ({"Last-Event-ID": last_id} if last_id else {})
+    request = urllib.request.Request(gateway.url + path, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.headers["Content-Type"].startswith("text/event-stream")
+        event: dict[str, str] = {}
+        for raw in answer:
+            line = raw.decode().rstrip("\n")
+            if line:
+                field, _, value = line.partition(": ")
+                event[field] = value
+                continue
+            if "event" in event:
+                yield event | {"data": json.loads(event["data"])}
+            event = {}
+
+
+def test_a_job_is_watched_live_over_server_sent_events(
+    gateway: GatewayProcess, start_worker
+) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    status, headers, _ = call(
+        gateway, "POST", "/v1/jobs", {"model": "mnist-cgan", "training": {"max_steps": 400}}
+    )
+    assert status == 202
+    events, live = [], []
+    for event in sse_events(gateway, headers["Location"] + "/events"):
+        events.append(event)
+        if event["event"] == "samples" and not live:  # fetched while the job runs
+            for name in ("samples.png", "loss.png", "metrics"):
+                live.append(call(gateway, "GET", f"{headers['Location']}/{name}"))
+        if event["event"] == "end":
+            break
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "state" and events[0]["data"]["state"] == "queued"
+    assert events[-1]["data"]["state"] == "succeeded" and kinds.count("end") == 1
+    steps = [e["data"]["step"] for e in events if e["event"] == "progress"]
+    assert len(steps) >= 3 and steps == sorted(set(steps)) and steps[-1] == 400
+    assert next(e["data"]["step"] for e in events if e["event"] == "samples") == 1
+    (grid_status, grid_headers, grid), (_, _, plot), (_, _, metrics) = live
+    assert grid_status == 200 and "no-cache" in grid_headers["Cache-Control"]
+    assert Image.open(io.BytesIO(grid)).size == (2 * 302, 2 * 302)  # a row per class, 10 seeds
+    assert Image.open(io.BytesIO(plot)).size[0] > 600
+    assert json.loads(metrics)["state"] == "running" and json.loads(metrics)["losses"]["d_loss"]
+    # a client that lost the stream and sends the last id it saw misses nothing, gets no repeat
+    middle = len(events) // 2
+    resumed = list(sse_events(gateway, headers["Location"] + "/events", events[middle]["id"]))
+    assert resumed == events[middle + 1 :]

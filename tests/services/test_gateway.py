@@ -476,6 +476,7 @@ OPERATIONS = {
     ("get", "/v1/jobs/{job_id}"): "jobs",
     ("delete", "/v1/jobs/{job_id}"): "jobs",
     ("get", "/v1/jobs/{job_id}/metrics"): "jobs",
+    ("get", "/v1/jobs/{job_id}/events"): "jobs",
     ("get", "/v1/jobs/{job_id}/loss.png"): "jobs",
     ("get", "/v1/jobs/{job_id}/samples.png"): "jobs",
     ("get", "/v1/jobs/{job_id}/model.mar"): "jobs",

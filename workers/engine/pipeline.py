@@ -1,12 +1,15 @@
 """A whole job: train, then evaluate, plot and export into the run folder.
 
 Run folder: spec.json, plan.json, checkpoints/, history.json, loss.png, samples.png,
-metrics.json, generator.pt. The CLI and the Celery task both call ``run_job``.
+metrics.json, generator.pt; while training, live/ holds the latest history.json, loss.png and
+samples.png. The CLI and the Celery task both call ``run_job``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from workers.engine.evaluator import get_evaluator
 from workers.engine.export import export_generator
 from workers.engine.families import Family, get_family
 from workers.engine.generation import generate
+from workers.engine.history import LossHistory
 from workers.engine.plots import image_grid, loss_plot
 from workers.engine.trainer import ProgressFn, StopFn, TrainResult, train
 from workers.spec import JobSpec
@@ -43,18 +47,27 @@ def run_job(
     with_evaluation: bool = True,
     *,
     checkpoint_min_s: float = 0.0,
+    on_live: LiveDone | None = None,
 ) -> JobOutcome:
     """Train ``spec`` into ``run_dir`` and, unless stopped, write every output.
 
     ``checkpoint_min_s``: at least this many seconds between periodic checkpoints (see ``train``).
+    ``on_live``: live outputs are written while training, and this is told of each new set.
     """
     family = get_family(spec.model)
     if dry_run:  # one real step on fake data: checks the wiring, not the data
         training = spec.training.model_copy(update={"max_steps": 1, "preflight": False})
         spec = spec.model_copy(update={"training": training})
     dataset = fake_dataset(family, 64, spec.training.seed) if dry_run else None
+    live = LiveOutputs(run_dir / "live", family, on_live) if on_live is not None else None
     result = train(
-        spec, run_dir, on_progress, should_stop, dataset=dataset, checkpoint_min_s=checkpoint_min_s
+        spec,
+        run_dir,
+        on_progress,
+        should_stop,
+        dataset=dataset,
+        checkpoint_min_s=checkpoint_min_s,
+        on_live=live,
     )
     if result.status != "completed":
         return JobOutcome(result.status, run_dir)
@@ -93,6 +106,36 @@ def write_outputs(
     spec_dict = spec.model_dump(mode="json")
     export_generator(paths["generator"], result.parts.generator, family, metrics, spec_dict)
     return {name: str(path) for name, path in paths.items()}
+
+
+LiveDone = Callable[[int, dict[str, str]], None]  # steps done, live output name → path
+
+
+class LiveOutputs:
+    """The loss series, loss plot and sample grid so far, in ``folder`` (each file replaced
+    whole, so a reader never sees half of one); then ``done`` is told their paths."""
+
+    def __init__(self, folder: Path, family: Family, done: LiveDone) -> None:
+        self.folder, self.family, self.done = folder, family, done
+        self.paths = {
+            "history": folder / "history.json",
+            "loss_plot": folder / "loss.png",
+            "samples": folder / "samples.png",
+        }
+
+    def __call__(self, step: int, history: LossHistory, generator: torch.nn.Module) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staged = {name: path.with_name(f".{path.name}") for name, path in self.paths.items()}
+        staged["history"].write_text(json.dumps(history.to_dict()) + "\n")
+        loss_plot(history, self.family.ideal_loss, self.family.loss.upper(), staged["loss_plot"])
+        generator.eval()  # batch norm from its running statistics, which drawing leaves alone
+        try:
+            sample_grid(generator, self.family, staged["samples"])
+        finally:
+            generator.train()
+        for name, path in staged.items():
+            os.replace(path, self.paths[name])
+        self.done(step, {name: str(path) for name, path in self.paths.items()})
 
 
 def sample_grid(generator: torch.nn.Module, family: Family, path: Path) -> Path:

@@ -55,7 +55,7 @@ def image_grid(images: torch.Tensor, columns: int, path: Path, scale: int = 2) -
     if images.dim() == 2:  # (N, 4) → (N, 1, CELL, 4*CELL) strips
         images = images.repeat_interleave(CELL, dim=1).unsqueeze(1).repeat(1, CELL, 1).unsqueeze(1)
         scale = 1
-    tiled = grid(images.float().clamp(0, 1), columns)  # (C, H, W), by torchvision's make_grid
+    tiled = grid(images.float().clamp(0, 1), columns)  # (C, H, W)
     # Not save_image: it would store grey grids as RGB and truncate where this rounds.
     pixels = (tiled.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)

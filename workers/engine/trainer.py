@@ -28,6 +28,8 @@ from workers.engine.steps import GanParts, StepStats, batched_step, book_step
 from workers.spec import JobSpec
 
 PROGRESS_UPDATES = 500  # about this many progress calls per run
+LIVE_MIN_S = 5.0  # live outputs at an epoch's end, but never more often than this...
+LIVE_MAX_S = 20.0  # ...and within a long epoch at least this often
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class TrainResult:
 
 ProgressFn = Callable[[Progress], None]
 StopFn = Callable[[], bool]
+# called now and then while training (the first step, epoch ends, long epochs): the steps done,
+# the history so far and the generator (in train mode: a caller that draws switches it to eval)
+LiveFn = Callable[[int, LossHistory, torch.nn.Module], None]
 
 
 def build_parts(plan: Plan) -> GanParts:
@@ -147,6 +152,7 @@ def train(
     dataset: Dataset | None = None,
     *,
     checkpoint_min_s: float = 0.0,
+    on_live: LiveFn | None = None,
 ) -> TrainResult:
     """Train ``spec`` into ``run_dir``, resuming from its newest checkpoint if there is one.
 
@@ -154,7 +160,9 @@ def train(
     after the last one; the final and the stop checkpoints are always written.
     """
     session = prepare(spec, run_dir, dataset)
-    return run(session, on_progress, should_stop, checkpoint_min_s=checkpoint_min_s)
+    return run(
+        session, on_progress, should_stop, checkpoint_min_s=checkpoint_min_s, on_live=on_live
+    )
 
 
 def run(
@@ -163,10 +171,13 @@ def run(
     should_stop: StopFn | None = None,
     *,
     checkpoint_min_s: float = 0.0,
+    on_live: LiveFn | None = None,
 ) -> TrainResult:
     """Train a prepared session to its last step, or until ``should_stop`` says so."""
     began = time.perf_counter()
-    status = _loop(session, on_progress, should_stop, _Checkpoints(session, checkpoint_min_s))
+    checkpoints = _Checkpoints(session, checkpoint_min_s)
+    live = _Live(session, on_live) if on_live is not None else None
+    status = _loop(session, on_progress, should_stop, checkpoints, live)
     session.history.flush()
     return TrainResult(
         status=status,
@@ -193,6 +204,7 @@ def _loop(
     on_progress: ProgressFn | None,
     should_stop: StopFn | None,
     checkpoints: _Checkpoints,
+    live: _Live | None = None,
 ) -> str:
     plan, parts, history, data = session.plan, session.parts, session.history, session.dataset.train
     device = plan.runtime.device
@@ -224,7 +236,31 @@ def _loop(
         first = step == session.start  # report at once, so a watcher sees training began
         if on_progress is not None and (first or done % every == 0 or done == plan.total_steps):
             on_progress(_progress(plan, history, stats, done, clock, checkpoints.step))
+        if live is not None and live.due(done, first):
+            live.call(done)
     return "completed"
+
+
+class _Live:
+    """When live outputs are due: the first step (noise), then epoch ends at most every
+    LIVE_MIN_S, and every LIVE_MAX_S within long epochs; not the last step (the final outputs
+    come then)."""
+
+    def __init__(self, session: Session, fn: LiveFn) -> None:
+        self.session, self.fn = session, fn
+        self.last = time.perf_counter()
+
+    def due(self, done: int, first: bool) -> bool:
+        plan = self.session.plan
+        if done == plan.total_steps:
+            return False
+        since = time.perf_counter() - self.last
+        epoch_end = done % plan.steps_per_epoch == 0
+        return first or (epoch_end and since >= LIVE_MIN_S) or since >= LIVE_MAX_S
+
+    def call(self, done: int) -> None:
+        self.fn(done, self.session.history, self.session.parts.generator)
+        self.last = time.perf_counter()
 
 
 class _Checkpoints:

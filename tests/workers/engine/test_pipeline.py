@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -7,8 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
+from workers.engine import trainer
 from workers.engine.cli import main
-from workers.engine.pipeline import JobOutcome
+from workers.engine.pipeline import JobOutcome, run_job
+from workers.spec import JobSpec
 
 OUTPUTS = ("history.json", "loss.png", "samples.png", "metrics.json", "generator.pt", "spec.json")
 
@@ -102,3 +105,26 @@ def test_cli_builds_an_hdf5_file_the_engine_trains_on(tmp_path: Path, capsys) ->
     images = dataset.train.images
     assert images.shape == (5, 3, 128, 128) and images.dtype == torch.uint8
     assert torch.equal(images[4].float() / 255, CelebaImages(target, crop=True)[4])
+
+
+def test_live_outputs_come_while_training_and_change_nothing_it_learns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trainer, "LIVE_MIN_S", 0.0)  # every epoch's end, in a run of seconds
+    spec = JobSpec(model="mnist-cgan", training={"epochs": 3, "seed": 0, "preflight": False})
+    seen: list[tuple[int, bytes, int]] = []
+
+    def live(step: int, paths: dict[str, str]) -> None:
+        history = json.loads(Path(paths["history"]).read_text())
+        assert Image.open(paths["loss_plot"]).size[0] > 600
+        seen.append((step, Path(paths["samples"]).read_bytes(), len(history["d_loss"])))
+
+    watched = run_job(spec, tmp_path / "watched", with_evaluation=False, on_live=live)
+    plain = run_job(spec, tmp_path / "plain", with_evaluation=False)
+    per_epoch = watched.metrics["training"]["steps"] // 3
+    assert [step for step, _, _ in seen] == [1, per_epoch, 2 * per_epoch]  # not the last step
+    assert len({grid for _, grid, _ in seen}) == 3  # the grid changes as it learns
+    assert [n for _, _, n in seen] == sorted(n for _, _, n in seen)  # the series grows
+    assert Image.open(io.BytesIO(seen[0][1])).size == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2))
+    weights = [torch.load(o.run_dir / "generator.pt")["state_dict"] for o in (watched, plain)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
