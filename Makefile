@@ -53,6 +53,7 @@ bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/serve_latency.py
 	$(BIN)/python bench/job_latency.py
 	$(BIN)/python bench/gateway_overhead.py
+	$(BIN)/python bench/events_latency.py
 	$(BIN)/python bench/hdf5_read.py
 	$(BIN)/python bench/celeba_train.py
 	$(BIN)/python bench/recovery.py

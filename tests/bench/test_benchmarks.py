@@ -46,6 +46,10 @@ RUNS = {  # script: (tiny arguments, the keys its issue asked for and more)
             "torchserve_p99_ms_concurrent_n1",
         ],
     ),
+    "events_latency.py": (
+        ["--events", "10", "--streams", "3", "--requests", "5"],
+        ["event_p50_ms", "generate_p50_ms", "added_p50_ms_with_3_streams"],
+    ),
     "gateway_overhead.py": (
         ["--requests", "2"],
         ["gateway_p50_ms", "gateway_p99_ms", "torchserve_p50_ms", "added_p50_ms"],

@@ -122,7 +122,7 @@ def run_readme_examples(env: dict[str, str], run_dir: Path, folder: Path) -> Non
         assert done.returncode == 0, (
             f"README example failed:\n{block}\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}"
         )
-    for picture in ("sevens.png", "samples.png"):
+    for picture in ("sevens.png", "samples.png", "live.png"):
         assert Image.open(folder / picture).format == "PNG"
 
 
