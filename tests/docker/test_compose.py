@@ -358,7 +358,7 @@ def test_the_gateway_image_installs_no_torch() -> None:
     lines = (DOCKER / "requirements-gateway.txt").read_text().splitlines()
     pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
     assert set(pins) == {
-        "flask", "flask-openapi3", "flask-openapi3-swagger", "gunicorn",
+        "flask", "flask-openapi3", "flask-openapi3-swagger", "gunicorn", "gevent",
         "pydantic", "pydantic-settings", "redis", "celery[redis]",
     }  # fmt: skip
     assert any(instruction == "HEALTHCHECK" for instruction, _ in instructions)
