@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --constraint requirements.lock -e '.[dev]'
 	scripts/install-redis.sh
+	scripts/install-browser.sh
 	touch $(STAMP)
 
 lock: setup ## Pin every package, dependencies of dependencies too, into requirements.lock

@@ -24,6 +24,7 @@ from services.api.models import BODIES
 from services.errors import raise_invalid, register_error_handlers
 from services.schemas import Problem
 from services.settings import GatewaySettings
+from services.web import web
 from workers.store import JobStore
 
 logger = logging.getLogger("ganfoundry.gateway")
@@ -119,6 +120,7 @@ def create_app(
     for api in (health, jobs, models):
         app.register_api(api)
     app.register_blueprint(docs)
+    app.register_blueprint(web)  # the console at /
     register_error_handlers(app)
     app.before_request(_start_request)
     app.after_request(_finish_request)

@@ -137,15 +137,16 @@ def events(path: JobPath) -> Response:
 )
 @public_read
 def metrics(path: JobPath) -> Response:
-    """``state``, ``step`` (of the loss series), ``losses`` (``d_loss``, ``g_loss``: one value
-    every ``record_every`` training calls), and, after success, the evaluation's figures."""
+    """``state``, ``step`` (of the loss series), ``series`` (``d_loss``, ``g_loss``: one value
+    every ``record_every`` training calls; the ``loss`` and its ``ideal``), and, after success,
+    the evaluation's figures."""
     job = job_or_404(path.job_id)
     series = _artifact_path(job, "history")
     if series is None and job.metrics is None:
         raise ApiError(404, "not_found", _not_yet(job, "its loss series", live=True))
     losses = json.loads(series.read_text()) if series is not None else None
     step = (job.progress or {}).get("step") if job.metrics else (job.live or {}).get("step")
-    return jsonify((job.metrics or {}) | {"state": job.state, "step": step, "losses": losses})
+    return jsonify((job.metrics or {}) | {"state": job.state, "step": step, "series": losses})
 
 
 @jobs.get(

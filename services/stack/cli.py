@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"GAN Foundry is up at {state.url}  (logs and pids in {settings.run_dir})")
     print(f"API key: {api_key(settings.run_dir)}   (also in {state.api_key_file})")
-    print(f"try: curl -s {state.url}/readyz")
+    print(f"web console: {state.url}/  (paste the key)   try: curl -s {state.url}/readyz")
     return 0
 
 

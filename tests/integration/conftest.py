@@ -11,6 +11,8 @@ import pytest
 
 from model_archive.builder import build_archive
 from model_archive.config import ServerConfig
+from services.settings import GatewaySettings
+from services.stack.gateway import GatewayProcess, start_gateway
 from services.stack.local import worker_settings
 from services.stack.processes import Service, free_port
 from services.stack.redis import RedisProcess, start_redis
@@ -112,3 +114,23 @@ def start_worker(stack: Stack) -> Iterator[Callable[..., Service]]:
     yield start
     for worker in started:
         worker.stop()
+
+
+KEY = "e2e-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    settings = GatewaySettings(
+        redis_url=stack.settings.redis_url,
+        api_keys=(KEY,),
+        torchserve_inference_url=stack.settings.torchserve_inference_url,
+        torchserve_key_file=stack.settings.torchserve_key_file,
+        artifact_root=stack.settings.artifact_root,
+        longest_job_s=stack.settings.longest_job_s,
+    )
+    process = start_gateway(
+        settings.to_env(), free_port(), tmp_path_factory.mktemp("gateway") / "gateway.log"
+    )
+    yield process
+    process.stop()

@@ -11,32 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
-from services.settings import GatewaySettings
-from services.stack.gateway import GatewayProcess, start_gateway
-from services.stack.processes import free_port
-from tests.integration.conftest import Stack
-
-KEY = "e2e-key-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    settings = GatewaySettings(
-        redis_url=stack.settings.redis_url,
-        api_keys=(KEY,),
-        torchserve_inference_url=stack.settings.torchserve_inference_url,
-        torchserve_key_file=stack.settings.torchserve_key_file,
-        artifact_root=stack.settings.artifact_root,
-        longest_job_s=stack.settings.longest_job_s,
-    )
-    process = start_gateway(
-        settings.to_env(), free_port(), tmp_path_factory.mktemp("gateway") / "gateway.log"
-    )
-    yield process
-    process.stop()
+from services.stack.gateway import GatewayProcess
+from tests.integration.conftest import KEY
 
 
 def call(
@@ -174,7 +152,7 @@ def test_a_job_is_watched_live_over_server_sent_events(
     assert grid_status == 200 and "no-cache" in grid_headers["Cache-Control"]
     assert Image.open(io.BytesIO(grid)).size == (2 * 302, 2 * 302)  # a row per class, 10 seeds
     assert Image.open(io.BytesIO(plot)).size[0] > 600
-    assert json.loads(metrics)["state"] == "running" and json.loads(metrics)["losses"]["d_loss"]
+    assert json.loads(metrics)["state"] == "running" and json.loads(metrics)["series"]["d_loss"]
     # a client that lost the stream and sends the last id it saw misses nothing, gets no repeat
     middle = len(events) // 2
     resumed = list(sse_events(gateway, headers["Location"] + "/events", events[middle]["id"]))

@@ -99,13 +99,19 @@ def write_outputs(
         "metrics": run_dir / "metrics.json",
         "generator": run_dir / "generator.pt",
     }
-    paths["history"].write_text(json.dumps(result.history.to_dict()) + "\n")
+    paths["history"].write_text(loss_series(result.history, family))
     loss_plot(result.history, family.ideal_loss, family.loss.upper(), paths["loss_plot"])
     sample_grid(result.parts.generator, family, paths["samples"])
     paths["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
     spec_dict = spec.model_dump(mode="json")
     export_generator(paths["generator"], result.parts.generator, family, metrics, spec_dict)
     return {name: str(path) for name, path in paths.items()}
+
+
+def loss_series(history: LossHistory, family: Family) -> str:
+    """history.json: the losses, with the loss's name and its ideal value (for live charts)."""
+    extra = {"loss": family.loss, "ideal": family.ideal_loss}
+    return json.dumps(history.to_dict() | extra) + "\n"
 
 
 LiveDone = Callable[[int, dict[str, str]], None]  # steps done, live output name → path
@@ -126,7 +132,7 @@ class LiveOutputs:
     def __call__(self, step: int, history: LossHistory, generator: torch.nn.Module) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         staged = {name: path.with_name(f".{path.name}") for name, path in self.paths.items()}
-        staged["history"].write_text(json.dumps(history.to_dict()) + "\n")
+        staged["history"].write_text(loss_series(history, self.family))
         loss_plot(history, self.family.ideal_loss, self.family.loss.upper(), staged["loss_plot"])
         generator.eval()  # batch norm from its running statistics, which drawing leaves alone
         try:

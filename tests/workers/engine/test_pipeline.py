@@ -21,6 +21,7 @@ def test_a_run_folder_holds_every_output(trained_cgan: JobOutcome) -> None:
         assert (trained_cgan.run_dir / name).is_file(), name
     history = json.loads((trained_cgan.run_dir / "history.json").read_text())
     assert len(history["d_loss"]) == history["d_calls"] > 0
+    assert history["loss"] == "bce" and history["ideal"] == pytest.approx(0.6931, abs=1e-4)
     assert Image.open(trained_cgan.run_dir / "loss.png").size[0] > 600
 
 
