@@ -11,7 +11,9 @@ file again and try once more.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
+import ipaddress
 import json
 import queue
 import socket
@@ -271,7 +273,10 @@ def _send(
     parts = urllib.parse.urlsplit(base)
     target = (parts.path.rstrip("/") if parts.scheme != "unix" else "") + path
     for attempt in (1, 2):
-        connection = _take(base, timeout)
+        try:
+            connection = _take(base, timeout)
+        except OSError as error:  # its name did not resolve in time
+            raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
         reused = connection.sock is not None
         try:
             connection.request(method, target, body=body, headers=headers)
@@ -287,6 +292,8 @@ def _send(
                 continue  # the server had closed the idle connection: one fresh try
             raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
         except (OSError, http.client.HTTPException) as error:  # refused, timed out, garbled
+            if connection.sock is None:  # it never connected: a restarted server may have
+                _forget(parts.hostname)  # a new address, so the next request looks it up
             connection.close()
             raise TorchServeUnavailable(f"{base} did not answer ({error})") from None
     return response
@@ -320,7 +327,8 @@ def _take(base: str, timeout: float) -> http.client.HTTPConnection:
         if parts.scheme == "unix":
             connection = UnixHTTPConnection(parts.path)
         else:
-            connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
+            port = parts.port or 80
+            connection = http.client.HTTPConnection(_address(parts.hostname, port, timeout), port)
     connection.timeout = timeout
     if connection.sock is not None:
         connection.sock.settimeout(timeout)
@@ -333,6 +341,53 @@ def _give_back(base: str, connection: http.client.HTTPConnection) -> None:
         idle.put_nowait(connection)
     else:
         connection.close()
+
+
+# Host name → the address it last resolved to, kept until a connection to it fails. A lookup
+# can be slow where a request must not be: in compose, a container on two networks asks each
+# network's DNS in turn, and one that does not know the name takes seconds to say so. A lookup
+# slower than the request's timeout goes on in the background; the request is refused now, the
+# next one finds the address.
+_addresses: dict[str, str] = {}
+_lookups: dict[str, concurrent.futures.Future[list[Any]]] = {}
+_resolver: concurrent.futures.ThreadPoolExecutor | None = None
+_resolver_lock = threading.Lock()
+
+
+def _address(host: str | None, port: int, timeout: float) -> str:
+    host = host or "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+        return host  # already an address
+    except ValueError:
+        pass
+    if (known := _addresses.get(host)) is not None:
+        return known
+    global _resolver
+    with _resolver_lock:
+        if _resolver is None:  # made on first use: under gevent, after the patching
+            _resolver = concurrent.futures.ThreadPoolExecutor(4, "resolve")
+        lookup = _lookups.get(host)
+        if lookup is None:
+            lookup = _lookups[host] = _resolver.submit(
+                socket.getaddrinfo, host, port, type=socket.SOCK_STREAM
+            )
+    try:
+        found = lookup.result(timeout)
+    except concurrent.futures.TimeoutError:
+        raise OSError(f"{host} did not resolve within {timeout:g} s") from None
+    except OSError:
+        _lookups.pop(host, None)  # failed: the next request asks again
+        raise
+    _lookups.pop(host, None)
+    address = str(found[0][4][0])
+    _addresses[host] = address
+    return address
+
+
+def _forget(host: str | None) -> None:
+    if host:
+        _addresses.pop(host, None)
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -19,12 +19,14 @@ from services.api.docs import docs
 from services.api.events import events_client
 from services.api.health import health
 from services.api.jobs import jobs
+from services.api.keys import keys
 from services.api.lifecycle import models  # the models blueprint, with its lifecycle views
 from services.api.models import BODIES
 from services.errors import raise_invalid, register_error_handlers
 from services.schemas import Problem
 from services.settings import GatewaySettings
 from services.web import web
+from workers.keys import KeyStore
 from workers.store import JobStore
 
 logger = logging.getLogger("ganfoundry.gateway")
@@ -44,6 +46,7 @@ class Services:
     torchserve: TorchServeClient
     send_job: JobSender
     events: redis.Redis  # the store's Redis, for reads that wait up to a heartbeat (SSE)
+    keys: KeyStore  # the issued API keys (the settings' keys are admins beside them)
     # name → (expiry, model): generation skips two Redis reads per request (a new default
     # version is seen within MODEL_CACHE_S; a new name at once, since misses are not cached)
     model_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
@@ -116,8 +119,9 @@ def create_app(
         ),
         send_job=send_job or celery_sender(settings),
         events=events_client(store),
+        keys=KeyStore(store.redis),
     )
-    for api in (health, jobs, models):
+    for api in (health, jobs, models, keys):
         app.register_api(api)
     app.register_blueprint(docs)
     app.register_blueprint(web)  # the console at /

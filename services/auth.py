@@ -1,43 +1,54 @@
-"""API keys: Authorization: Bearer <key>, compared in constant time.
+"""API keys and their scopes: Authorization: Bearer <key>.
 
 Blueprints that hold keyed resources run ``check_key`` before each view, so a request without a
-key is refused before its inputs are validated or Redis is asked. Every view there needs a key;
-one marked ``public_read`` lets anyone through when GANFOUNDRY_PUBLIC_READS is on. A view that
-lost its mark (decorators in the wrong order) is stricter, never looser.
+valid key is refused (401) before its inputs are validated, and one whose key lacks the view's
+scope is refused (403). A view names its scope with ``@needs("generate")`` or ``@needs("train")``
+(below the route); a view without the mark needs ``admin``. One marked ``public_read`` also lets
+anyone through when GANFOUNDRY_PUBLIC_READS is on. A view that lost a mark is stricter, never
+looser.
+
+The settings' keys (GANFOUNDRY_API_KEYS) are admins, compared in constant time without Redis;
+every other key is looked up by its SHA-256 in Redis (workers/keys.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from services.errors import ApiError
+from workers.keys import Principal, fingerprint
 
 View = TypeVar("View", bound=Callable[..., Any])
 PUBLIC_READ = "ganfoundry_public_read"
+SCOPE = "ganfoundry_scope"
 
 
-def key_is_valid(header: str | None, keys: tuple[str, ...]) -> bool:
-    """Check every key, so the time taken does not tell which one (or how much) matched."""
+def bearer(header: str | None) -> str | None:
     scheme, _, given = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        return False
+    return given.strip() or None if scheme.lower() == "bearer" else None
+
+
+def static_key(given: str, keys: tuple[str, ...]) -> bool:
+    """Check every key, so the time taken does not tell which one (or how much) matched."""
     matched = False
     for key in keys:
-        matched |= hmac.compare_digest(given.strip().encode(), key.encode())
+        matched |= hmac.compare_digest(given.encode(), key.encode())
     return matched
 
 
-def key_fingerprint() -> str | None:
-    """Who sent the request: the start of the SHA-256 of its key (the key itself is never kept)."""
-    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+def identify(header: str | None) -> Principal | None:
+    """The principal a request's key names, or None (no key, or one nobody issued)."""
+    given = bearer(header)
+    if given is None:
         return None
-    return hashlib.sha256(given.strip().encode()).hexdigest()[:16]
+    services = current_app.extensions["ganfoundry"]
+    if static_key(given, services.settings.api_keys):
+        return Principal(fingerprint(given), "settings key", frozenset({"admin"}))
+    return services.keys.find(given)
 
 
 def public_read(view: View) -> View:
@@ -46,13 +57,60 @@ def public_read(view: View) -> View:
     return view
 
 
+def needs(scope: str) -> Callable[[View], View]:
+    """The scope a view needs (below the route); unmarked views need admin."""
+
+    def mark(view: View) -> View:
+        setattr(view, SCOPE, scope)
+        return view
+
+    return mark
+
+
 def check_key() -> None:
-    """Before every view of a keyed blueprint: 401 without a valid key."""
+    """Before every view of a keyed blueprint: 401 without a valid key, 403 without the scope."""
     if request.method == "OPTIONS":  # Flask's own answer (Allow), no view runs
         return
     settings = current_app.extensions["ganfoundry"].settings
     view = current_app.view_functions.get(request.endpoint or "")
-    if settings.public_reads and getattr(view, PUBLIC_READ, False):
-        return
-    if not key_is_valid(request.headers.get("Authorization"), settings.api_keys):
+    principal = identify(request.headers.get("Authorization"))
+    g.principal = principal
+    if principal is None and settings.public_reads and getattr(view, PUBLIC_READ, False):
+        return  # anyone may read: g.principal None sees what an admin sees, read-only
+    if principal is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <API key>'")
+    scope = getattr(view, SCOPE, "admin")
+    if not principal.can(scope):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"this key lacks the '{scope}' scope: ask an admin for a key with it "
+            f"(ganfoundry keys create --scopes {scope})",
+        )
+
+
+def caller() -> Principal | None:
+    """The request's principal (None: an anonymous public read)."""
+    principal: Principal | None = g.get("principal")
+    return principal
+
+
+def caller_id() -> str | None:
+    principal = caller()
+    return principal.id if principal else None
+
+
+def may_see(owner: str | None) -> bool:
+    """Whether the caller may see what ``owner`` made: its own, or everything for an admin
+    (and for anonymous public reads, which only read)."""
+    principal = caller()
+    return principal is None or principal.admin or owner == principal.id
+
+
+def may_change(owner: str | None) -> bool:
+    """Whether the caller may change what ``owner`` made (a served name: its first server; a
+    name recorded before names had owners: admins only)."""
+    principal = caller()
+    return principal is not None and (
+        principal.admin or (owner is not None and owner == principal.id)
+    )

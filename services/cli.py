@@ -256,6 +256,25 @@ def command_delete(gateway: Gateway, args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- keys (admin) -----------------------------------------------------------------------------
+
+
+def command_keys(gateway: Gateway, args: argparse.Namespace) -> int:
+    if args.action == "create":
+        scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
+        issued = gateway.json("POST", "/v1/keys", {"name": args.name, "scopes": scopes})
+        print(f"key {issued['id']} for {issued['name']} ({', '.join(issued['scopes'])}):")
+        print(issued["key"])
+        print("it is shown this once: keep it now")
+    elif args.action == "revoke":
+        gateway.call("DELETE", f"/v1/keys/{args.key_id}")
+        print(f"revoked key {args.key_id}")
+    else:
+        for record in gateway.json("GET", "/v1/keys")["keys"]:
+            print(f"{record['id']}  {', '.join(record['scopes']):22s} {record['name']}")
+    return 0
+
+
 # ---- images -----------------------------------------------------------------------------------
 
 
@@ -377,6 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
     delete = add("delete", command_delete, "delete a served model, or one --version of it")
     delete.add_argument("name")
     delete.add_argument("--version")
+    keys = add("keys", command_keys, "issue, list and revoke API keys (an admin key)")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a key; prints it once")
+    create.add_argument("--name", required=True, help="who or what it is for")
+    create.add_argument(
+        "--scopes",
+        required=True,
+        help="comma-separated: generate, train, admin (e.g. train,generate)",
+    )
+    actions.add_parser("list", help="every issued key (ids, names, scopes)")
+    actions.add_parser("revoke", help="refuse a key from now on").add_argument("key_id")
     for name, handler, help_text in (
         ("generate", command_generate, "images of a class to a PNG"),
         ("interpolate", command_interpolate, "morph one seed's image into another's"),

@@ -129,6 +129,7 @@ def register_error_handlers(app: Flask) -> None:
 _REASONS = {
     400: ("Not JSON", {}),
     401: ("Missing or wrong API key", {"WWW-Authenticate": "Bearer"}),
+    403: ("The key lacks the scope this needs, or the name is served by another key", {}),
     404: ("Not found", {}),
     409: ("Conflict with the job's state", {}),
     413: ("Body too large", {}),
@@ -144,9 +145,10 @@ _REASONS = {
 
 
 def problems(*statuses: int) -> ResponseDict:
-    """The OpenAPI responses of these error statuses: a problem body, and their headers."""
+    """The OpenAPI responses of these error statuses: a problem body, and their headers. A view
+    that takes a key (401) may also refuse one without its scope (403)."""
     responses: ResponseDict = {}
-    for status in statuses:
+    for status in sorted({*statuses, *((403,) if 401 in statuses else ())}):
         description, headers = _REASONS[status]
         response: dict[str, Any] = {
             "description": description,

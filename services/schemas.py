@@ -119,6 +119,8 @@ class ModelPublic(ServedModel):
     """A served generator: its versions (version → id of the job that trained it), classes and
     output shape."""
 
+    owner: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
 
 class DefaultVersion(BaseModel):
     """Which version a name answers by default (roll back or forward)."""
@@ -180,3 +182,40 @@ class Problem(BaseModel):
     fields: dict[str, str] | None = Field(
         default=None, description="422 only: each bad field (dotted path) → what to change"
     )
+
+
+# ---- API keys (admin)
+
+
+class KeyPath(BaseModel):
+    key_id: str = Field(json_schema_extra={"pattern": "^[0-9a-f]{16}$"})
+
+
+class NewKey(BaseModel):
+    """A key to issue: who it is for and what it may do."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]*$",
+        description="who or what the key is for (letters, digits, space, . _ @ -)",
+    )  # fmt: skip
+    scopes: list[Literal["generate", "train", "admin"]] = Field(
+        min_length=1,
+        max_length=3,
+        description="generate: models and images; train: own jobs and served names; admin: all",
+    )
+
+
+class KeyInfo(BaseModel):
+    id: str = Field(description="the key's id: its fingerprint, the owner of what it made")
+    name: str
+    scopes: list[str]
+    created_at: float
+
+
+class IssuedKey(KeyInfo):
+    key: str = Field(description="the key itself: shown this once, never stored")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyInfo]

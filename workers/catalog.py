@@ -66,13 +66,15 @@ class ModelCatalog:
         *,
         default: Literal["now", "when ready", "no"] = "now",
         keep: int | None = None,
+        owner: str | None = None,
     ) -> list[str]:
         """Remember a version, what it draws, and its archive (then ``ready``: it was registered).
 
         ``default``: when it becomes the default; a new name's first version is at once (a name
         always has one). Without an archive the reconciler builds it from the job's generator.
         ``keep``: the retention, the newest versions kept (the default and the
-        pending default always); returns the versions it retired.
+        pending default always); returns the versions it retired. ``owner``: the id of the key
+        that serves it; the first to serve a name owns it.
         """
         key = _key(name)
         checked = ModelMeta.model_validate(meta).model_dump(mode="json")
@@ -83,6 +85,8 @@ class ModelCatalog:
             record |= {"pending_default": version}
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping=encode(record))
+            if owner is not None:
+                pipe.hsetnx(key, "owner", json.dumps(owner))
             pipe.hset(key + ":versions", mapping=encode({version: job_id}))
             if archive is not None:
                 pipe.hset(key + ":archives", mapping=encode({version: archive.model_dump()}))

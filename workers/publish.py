@@ -79,8 +79,9 @@ def serve(
         raise JobFailure("archive_failed", str(error)) from None
     retried(lambda: client.register(archive.file, name))
     # recorded before it becomes TorchServe's default: a reconciler pass in between then agrees
+    owner = store.get(job_id).owner  # the key that submitted the job serves the name
     store.record_model(
-        name, version, job_id, model_meta(spec), archive, keep=settings.keep_versions
+        name, version, job_id, model_meta(spec), archive, keep=settings.keep_versions, owner=owner
     )
     retried(lambda: client.set_default(name, version))
     return {"name": name, "version": version, "archive": str(settings.model_store / archive.file)}

@@ -86,6 +86,7 @@ class ServedModel(ModelMeta):
     serving: dict[str, ServingState] = Field(default_factory=dict)
     # a version that becomes the default once it is ready (served later from a job)
     pending_default: str | None = None
+    owner: str | None = None  # the id of the key that first served the name (workers/keys.py)
 
 
 def encode(values: dict[str, Any]) -> dict[str, str]:

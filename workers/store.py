@@ -119,6 +119,8 @@ class JobStore(ModelCatalog):
             pipe.zadd(PREFIX + "jobs:queued", {job.id: score})
             if active:
                 pipe.zadd(active, {job.id: score})
+            if owner:
+                pipe.zadd(self._owned(owner), {job.id: score})
             add_event(pipe, job.id, "state", {"state": "queued", "at": now})
 
         self.redis.transaction(add, *([active] if active else []))
@@ -133,12 +135,22 @@ class JobStore(ModelCatalog):
         return Job.model_validate(decode(raw))
 
     def list_jobs(
-        self, offset: int = 0, limit: int = 20, state: str | None = None
+        self, offset: int = 0, limit: int = 20, state: str | None = None, owner: str | None = None
     ) -> tuple[list[Job], int]:
-        """Newest first; returns one page and the total count."""
+        """Newest first (only ``owner``'s, with one); returns one page and the total count."""
         index = PREFIX + ("jobs" if state is None else f"jobs:{state}")
-        total = int(self.redis.zcard(index))
-        ids = self.redis.zrevrange(index, offset, offset + limit - 1)
+        if owner is None:
+            total = int(self.redis.zcard(index))
+            ids = self.redis.zrevrange(index, offset, offset + limit - 1)
+        else:  # one key's jobs: its own index, filtered by state (a key has few)
+            ids = self.redis.zrevrange(self._owned(owner), 0, -1)
+            if state is not None:
+                with self.redis.pipeline() as pipe:
+                    for job_id in ids:
+                        pipe.zscore(index, job_id)
+                    scores = pipe.execute()
+                ids = [job_id for job_id, score in zip(ids, scores, strict=True) if score]
+            total, ids = len(ids), ids[offset : offset + limit]
         with self.redis.pipeline() as pipe:
             for job_id in ids:
                 pipe.hgetall(self._key(job_id))
@@ -311,6 +323,10 @@ class JobStore(ModelCatalog):
     @staticmethod
     def _active(owner: str | None) -> str | None:
         return None if owner is None else f"{PREFIX}owner:{owner}:active"
+
+    @staticmethod
+    def _owned(owner: str) -> str:
+        return f"{PREFIX}owner:{owner}:jobs"
 
     def _lock(self, job_id: str) -> str:
         return self._key(job_id) + ":lock"

@@ -11,8 +11,8 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
 from services.api.events import event_stream
-from services.api.models import models_full
-from services.auth import check_key, key_fingerprint, public_read
+from services.api.models import check_name_is_theirs, models_full
+from services.auth import caller, caller_id, check_key, may_see, needs, public_read
 from services.errors import ApiError, problems
 from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
 from workers.events import valid_event_id
@@ -42,6 +42,7 @@ QUEUE_RETRY_AFTER_S = 30  # a queued job takes about this long to start or finis
     summary="Submit a training job",
     responses={202: JobAccepted, **problems(400, 401, 413, 415, 422, 429, 503)},
 )
+@needs("train")
 def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
     """Validated against the service's limits, recorded, queued; answers the job's URL."""
     settings = services().settings
@@ -49,9 +50,11 @@ def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
         raise ApiError.invalid(errors)
     if body.serve_as and not services().store.has_room(body.serve_as, settings.max_served_models):
         raise models_full(settings.max_served_models)
+    if body.serve_as:
+        check_name_is_theirs(body.serve_as)
     try:
         job = services().store.create(
-            body, owner=key_fingerprint(), max_active=settings.max_queued_per_key
+            body, owner=caller_id(), max_active=settings.max_queued_per_key
         )
     except TooManyJobs as error:
         raise ApiError(
@@ -69,8 +72,11 @@ def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
     "", summary="List jobs, newest first", responses={200: JobList, **problems(401, 422, 503)}
 )
 @public_read
+@needs("train")
 def listing(query: JobQuery) -> Response:
-    page, total = services().store.list_jobs(query.offset, query.limit, query.state)
+    principal = caller()  # a key without admin lists its own jobs only
+    owner = principal.id if principal and not principal.admin else None
+    page, total = services().store.list_jobs(query.offset, query.limit, query.state, owner)
     return jsonify(
         {
             "jobs": [public(job) for job in page],
@@ -87,6 +93,7 @@ def listing(query: JobQuery) -> Response:
     responses={200: JobPublic, **problems(401, 404, 503)},
 )
 @public_read
+@needs("train")
 def read(path: JobPath) -> Response:
     return jsonify(public(job_or_404(path.job_id)))
 
@@ -96,6 +103,7 @@ def read(path: JobPath) -> Response:
     summary="Cancel a job",
     responses={202: JobPublic, **problems(401, 404, 409, 503)},
 )
+@needs("train")
 def cancel(path: JobPath) -> tuple[Response, int]:
     job_or_404(path.job_id)
     try:
@@ -113,6 +121,7 @@ def cancel(path: JobPath) -> tuple[Response, int]:
     responses={200: EVENTS | {"description": "event stream"}, **problems(400, 401, 404, 503)},
 )
 @public_read
+@needs("train")
 def events(path: JobPath) -> Response:
     """state, progress and samples events as they happen, then one end event; the stream
     starts at the job's first event, or after the one a reconnecting client names."""
@@ -136,6 +145,7 @@ def events(path: JobPath) -> Response:
     responses={200: METRICS | {"description": "metrics"}, **problems(401, 404, 503)},
 )
 @public_read
+@needs("train")
 def metrics(path: JobPath) -> Response:
     """``state``, ``step`` (of the loss series), ``series`` (``d_loss``, ``g_loss``: one value
     every ``record_every`` training calls; the ``loss`` and its ``ideal``), and, after success,
@@ -155,6 +165,7 @@ def metrics(path: JobPath) -> Response:
     responses={200: PNG | {"description": "PNG"}, **problems(401, 404, 503)},
 )
 @public_read
+@needs("train")
 def loss_plot(path: JobPath) -> Response:
     return _file(path.job_id, "loss_plot", "loss.png", "image/png")
 
@@ -165,6 +176,7 @@ def loss_plot(path: JobPath) -> Response:
     responses={200: PNG | {"description": "PNG"}, **problems(401, 404, 503)},
 )
 @public_read
+@needs("train")
 def samples(path: JobPath) -> Response:
     return _file(path.job_id, "samples", "samples.png", "image/png")
 
@@ -174,6 +186,7 @@ def samples(path: JobPath) -> Response:
     summary="The generator as a TorchServe archive (every succeeded job has one)",
     responses={200: BINARY | {"description": ".mar"}, **problems(401, 404, 503)},
 )
+@needs("train")
 def archive(path: JobPath) -> Response:
     return _file(path.job_id, "archive", "model.mar", "application/octet-stream")
 
@@ -183,6 +196,7 @@ def archive(path: JobPath) -> Response:
     summary="The generator's weights and settings (torch.load with weights_only=True)",
     responses={200: BINARY | {"description": "generator.pt"}, **problems(401, 404, 503)},
 )
+@needs("train")
 def generator(path: JobPath) -> Response:
     return _file(path.job_id, "generator", "generator.pt", "application/octet-stream")
 
@@ -247,7 +261,12 @@ def _not_yet(job: Job, what: str, live: bool) -> str:
 
 
 def job_or_404(job_id: str) -> Job:
+    """The job, if the caller may see it: another key's job is as unknown as a missing one."""
+    job: Job | None
     try:
-        return services().store.get(job_id)
+        job = services().store.get(job_id)
     except JobNotFound:
-        raise ApiError(404, "not_found", f"no job {json.dumps(job_id[:64])}") from None
+        job = None
+    if job is None or not may_see(job.owner):
+        raise ApiError(404, "not_found", f"no job {json.dumps(job_id[:64])}")
+    return job

@@ -14,7 +14,15 @@ from flask import Response, jsonify, url_for
 
 from services.api import services
 from services.api.jobs import job_or_404
-from services.api.models import model_or_404, models, models_full, version_or_404
+from services.api.models import (
+    check_name_is_theirs,
+    model_or_404,
+    models,
+    models_full,
+    public_model,
+    version_or_404,
+)
+from services.auth import caller_id, needs
 from services.errors import ApiError, problems
 from services.schemas import DefaultVersion, ModelPath, ModelPublic, ModelVersionPath, ServeJob
 from workers.store import Job
@@ -25,9 +33,11 @@ from workers.store import Job
     summary="Serve a finished job's generator under a name (a new version; loads in seconds)",
     responses={202: ModelPublic, **problems(400, 401, 404, 409, 415, 422, 503)},
 )
+@needs("train")
 def serve_job(body: ServeJob) -> tuple[Response, int, dict[str, str]]:
     store, settings = services().store, services().settings
     job = _served_job(body.job_id)
+    check_name_is_theirs(body.name)
     if not store.has_room(body.name, settings.max_served_models):
         raise models_full(settings.max_served_models)
     version = store.reserve_version(body.name)
@@ -39,10 +49,11 @@ def serve_job(body: ServeJob) -> tuple[Response, int, dict[str, str]]:
         job.model,
         default="when ready" if body.default else "no",
         keep=settings.keep_versions,
+        owner=caller_id(),
     )
     store.set_serving(body.name, version, "loading", "its archive is being built")
     url = url_for("models.read", name=body.name)
-    return jsonify(model_or_404(body.name)), 202, {"Location": url}
+    return jsonify(public_model(model_or_404(body.name))), 202, {"Location": url}
 
 
 @models.put(
@@ -50,8 +61,10 @@ def serve_job(body: ServeJob) -> tuple[Response, int, dict[str, str]]:
     summary="Make a version the default (roll back or forward); TorchServe follows in seconds",
     responses={200: ModelPublic, **problems(400, 401, 404, 409, 415, 422, 503)},
 )
+@needs("train")
 def set_default(path: ModelPath, body: DefaultVersion) -> Response:
     model = model_or_404(path.name)
+    check_name_is_theirs(path.name)
     version_or_404(model, body.version)
     serving = model.get("serving", {}).get(body.version) or {}
     if serving.get("state") == "unavailable":
@@ -64,7 +77,7 @@ def set_default(path: ModelPath, body: DefaultVersion) -> Response:
     if not services().store.set_default_version(path.name, body.version):
         raise ApiError(404, "not_found", f"model {path.name} was removed meanwhile")
     services().model_cache.pop(path.name, None)
-    return jsonify(model_or_404(path.name))
+    return jsonify(public_model(model_or_404(path.name)))
 
 
 @models.delete(
@@ -72,8 +85,10 @@ def set_default(path: ModelPath, body: DefaultVersion) -> Response:
     summary="Delete one version: unregistered, its archive removed from the model store",
     responses={200: ModelPublic, **problems(401, 404, 409, 503)},
 )
+@needs("train")
 def delete_version(path: ModelVersionPath) -> Response:
     model = model_or_404(path.name)
+    check_name_is_theirs(path.name)
     version_or_404(model, path.version)
     if len(model["versions"]) == 1:
         raise ApiError(
@@ -91,7 +106,7 @@ def delete_version(path: ModelVersionPath) -> Response:
         )
     services().store.retire(path.name, [path.version])
     services().model_cache.pop(path.name, None)
-    return jsonify(model_or_404(path.name))
+    return jsonify(public_model(model_or_404(path.name)))
 
 
 @models.delete(
@@ -99,8 +114,10 @@ def delete_version(path: ModelVersionPath) -> Response:
     summary="Delete a model and all its versions (the jobs keep their generators)",
     responses={204: None, **problems(401, 404, 409, 503)},
 )
+@needs("train")
 def delete_model(path: ModelPath) -> tuple[str, int]:
     model_or_404(path.name)
+    check_name_is_theirs(path.name)
     if waiting := services().store.jobs_serving_as(path.name):
         raise ApiError(
             409,

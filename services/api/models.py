@@ -12,7 +12,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from model_archive.client import Response as ModelServerAnswer
 from model_archive.image_request import GenerateRequest
 from services.api import services, validate
-from services.auth import check_key, public_read
+from services.auth import check_key, may_change, needs, public_read
 from services.errors import ApiError, problems
 from services.schemas import (
     GenerateQuery,
@@ -38,8 +38,9 @@ MODEL_CACHE_S = 2.0
 
 @models.get("", summary="Served generators", responses={200: ModelList, **problems(401, 503)})
 @public_read
+@needs("generate")
 def listing() -> Response:
-    return jsonify({"models": services().store.list_models()})
+    return jsonify({"models": [public_model(m) for m in services().store.list_models()]})
 
 
 @models.get(
@@ -48,8 +49,9 @@ def listing() -> Response:
     responses={200: ModelPublic, **problems(401, 404, 503)},
 )
 @public_read
+@needs("generate")
 def read(path: ModelPath) -> Response:
-    return jsonify(model_or_404(path.name))
+    return jsonify(public_model(model_or_404(path.name)))
 
 
 @models.post(
@@ -58,6 +60,7 @@ def read(path: ModelPath) -> Response:
     responses={200: Images, **problems(400, 401, 404, 413, 415, 422, 502, 503)},
 )
 @public_read
+@needs("generate")
 def generate(path: ModelPath, query: VersionQuery) -> Response:
     """JSON body; answers a PNG grid for 'Accept: image/png', JSON with PNGs otherwise."""
     body = request.get_json()  # validated once, with the model's context (documented as BODIES)
@@ -76,6 +79,7 @@ BODIES = {("/v1/models/{name}/generate", "post"): GenerateRequest}
     responses={200: Images, **problems(401, 404, 422, 502, 503)},
 )
 @public_read
+@needs("generate")
 def generate_get(path: ModelPath, query: GenerateQuery) -> Response:
     """The same from query parameters: for browsers and 'curl -o'."""
     return _generate(path.name, query.body(), query.version)
@@ -145,6 +149,22 @@ def model_or_404(name: str) -> dict[str, Any]:
     if model is None:
         raise ApiError(404, "not_found", f"no model named {name[:64]!r}; see GET /v1/models")
     return model
+
+
+def check_name_is_theirs(name: str) -> None:
+    """403 when another key serves ``name`` (a name nobody serves yet is anyone's to take)."""
+    model = services().store.get_model(name)
+    if model is not None and not may_change(model.get("owner")):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"the name {name} is served by another key: pick another name (or ask an admin)",
+        )
+
+
+def public_model(model: dict[str, Any]) -> dict[str, Any]:
+    """A model as users see it: without its owner's key id."""
+    return {name: value for name, value in model.items() if name != "owner"}
 
 
 def models_full(cap: int) -> ApiError:

@@ -195,6 +195,19 @@ def test_make_up_demo_cli_and_down(stack_env: dict[str, str], tmp_path: Path) ->
     listed = cli(stack_env, "jobs")
     assert job_id in listed.stdout
 
+    # a key of its own for a train-and-generate client: it sees its jobs only, until revoked
+    issued = cli(stack_env, "keys", "create", "--name", "student", "--scopes", "train,generate")
+    assert issued.returncode == 0, issued.stderr
+    key_id, key = issued.stdout.split()[1], issued.stdout.splitlines()[1].strip()
+    assert key_id in cli(stack_env, "keys", "list").stdout
+    own = cli(stack_env, "--key", key, "jobs")
+    assert own.returncode == 0 and job_id not in own.stdout  # the stack's admin key submitted it
+    assert cli(stack_env, "--key", key, "job", job_id).returncode == 1  # 404 to this key
+    assert cli(stack_env, "--key", key, "keys", "list").returncode == 1  # 403: not an admin
+    assert cli(stack_env, "keys", "revoke", key_id).returncode == 0
+    revoked = cli(stack_env, "--key", key, "models")
+    assert revoked.returncode == 1 and "401" in revoked.stderr
+
     run_readme_examples(stack_env, run_dir, tmp_path / "readme")
 
     stopped = make("down", stack_env)

@@ -210,3 +210,40 @@ def test_an_inference_only_client_makes_no_management_call(
     for call in (client.list_models, lambda: client.register("digits.v1.mar")):
         with pytest.raises(NoManagementAPI, match="no management URL"):
             call()
+
+
+def test_a_slow_name_lookup_is_an_outage_now_and_its_answer_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name whose lookup takes seconds (a compose network's DNS that does not know it) does not
+    hold a request past its timeout; the lookup finishes in the background and is reused."""
+    import socket
+
+    from model_archive import client as module
+
+    server = KeyCheckingServer("inf-1")
+    port = server.url.rsplit(":", 1)[1]
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def slow(host: str, *args: object, **kwargs: object) -> list:
+        if host != "127.0.0.1":  # a name: slow to look up
+            lookups.append(host)
+            time.sleep(1.0)
+        return real("127.0.0.1", *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    monkeypatch.setattr(module, "_addresses", {})
+    client = TorchServeClient(f"http://torchserve.invalid:{port}", timeout_s=2)
+    try:
+        began = time.monotonic()
+        assert client.ping(timeout_s=0.2) is False  # refused at its timeout, not after the lookup
+        assert time.monotonic() - began < 0.6
+        time.sleep(1.2)  # the lookup ends meanwhile
+        began = time.monotonic()
+        with pytest.raises(TorchServeKeyRefused):  # it reached the server: the name resolved
+            client.infer("digits", {"n": 1})
+        assert time.monotonic() - began < 0.5 and lookups == ["torchserve.invalid"]
+    finally:
+        server.http.shutdown()
+        server.http.server_close()

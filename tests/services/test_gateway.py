@@ -489,6 +489,9 @@ OPERATIONS = {
     ("delete", "/v1/models/{name}/versions/{version}"): "models",
     ("post", "/v1/models/{name}/generate"): "models",
     ("get", "/v1/models/{name}/generate"): "models",
+    ("post", "/v1/keys"): "keys",
+    ("get", "/v1/keys"): "keys",
+    ("delete", "/v1/keys/{key_id}"): "keys",
 }
 
 
