@@ -52,10 +52,11 @@ $("#key-form").addEventListener("submit", async (event) => {
   $("#key").value = "";
   $("#key-error").textContent = "";
   try {
-    await getJson("/v1/jobs?limit=1");
+    await getJson("/v1/models");
     route();
   } catch (error) {
-    failed(error);
+    if (error instanceof ApiError && error.status === 403) route(); // a key, of another scope
+    else failed(error);
   }
 });
 
