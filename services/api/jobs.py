@@ -48,9 +48,9 @@ def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
     settings = services().settings
     if errors := limit_errors(body, settings):
         raise ApiError.invalid(errors)
-    if body.serve_as and not services().store.has_room(body.serve_as, settings.max_served_models):
-        raise models_full(settings.max_served_models)
     if body.serve_as:
+        if not services().store.has_room(body.serve_as, settings.max_served_models):
+            raise models_full(settings.max_served_models)
         check_name_is_theirs(body.serve_as)
     try:
         job = services().store.create(

@@ -26,6 +26,14 @@ function text(tag, content, className) {
   return element;
 }
 
+function linkCell(label, href) {
+  const link = text("a", label);
+  link.href = href;
+  const cell = document.createElement("td");
+  cell.append(link);
+  return cell;
+}
+
 function duration(seconds) {
   if (seconds == null || !Number.isFinite(seconds)) return "…";
   const s = Math.round(seconds);
@@ -158,11 +166,7 @@ async function trainView() {
     const { jobs } = await getJson("/v1/jobs?limit=10");
     body.replaceChildren(...jobs.map((job) => {
       const row = document.createElement("tr");
-      const link = text("a", job.id.slice(0, 8));
-      link.href = `#/jobs/${job.id}`;
-      const cell = document.createElement("td");
-      cell.append(link);
-      row.append(cell, text("td", job.spec.model), text("td", job.state, `state ${job.state}`),
+      row.append(linkCell(job.id.slice(0, 8), `#/jobs/${job.id}`), text("td", job.spec.model), text("td", job.state, `state ${job.state}`),
         text("td", new Date(job.created_at * 1000).toLocaleString()));
       return row;
     }));
@@ -301,11 +305,7 @@ async function modelsView() {
     const { models } = await getJson("/v1/models");
     body.replaceChildren(...models.map((model) => {
       const row = document.createElement("tr");
-      const link = text("a", model.name);
-      link.href = `#/models/${model.name}`;
-      const cell = document.createElement("td");
-      cell.append(link);
-      row.append(cell, text("td", model.family), text("td", versionsText(model)));
+      row.append(linkCell(model.name, `#/models/${model.name}`), text("td", model.family), text("td", versionsText(model)));
       return row;
     }));
     if (!models.length) body.replaceChildren(text("tr", "No model is served yet: train one with 'Serve as'.", "muted"));
