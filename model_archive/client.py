@@ -149,12 +149,19 @@ class TorchServeClient:
             return False
 
     def infer(
-        self, name: str, payload: dict[str, Any], version: str | None = None, check: bool = True
+        self,
+        name: str,
+        payload: dict[str, Any],
+        version: str | None = None,
+        check: bool = True,
+        request_id: str | None = None,
     ) -> Response:
-        """POST a JSON request to a model; with ``check`` an error status raises."""
+        """POST a JSON request to a model; with ``check`` an error status raises. A request id
+        goes along as X-Request-Id."""
         path = f"/predictions/{_quote(name)}" + (f"/{_quote(version)}" if version else "")
         body = json.dumps(payload).encode()
-        return self._call(INFERENCE, "POST", path, body=body, check=check)
+        extra = {"X-Request-Id": request_id} if request_id else {}
+        return self._call(INFERENCE, "POST", path, body=body, check=check, extra=extra)
 
     # ---- management -----------------------------------------------------------------------
 
@@ -227,16 +234,18 @@ class TorchServeClient:
         body: bytes | None = None,
         timeout: float | None = None,
         check: bool = True,
+        extra: dict[str, str] | None = None,
     ) -> Response:
         """One request to ``api`` with its key; a refused key is read afresh and tried once more.
 
         A refused key raises even without ``check``: it is never the model's answer."""
         base = self._base(api)
         limit = timeout or self.timeout_s
-        response = _send(method, base, path, body, self._headers(api, body), limit)
+        response = _send(method, base, path, body, self._headers(api, body) | (extra or {}), limit)
         if _key_refused(response) and self._keys is not None:
             self._keys.reload()  # a restarted TorchServe wrote new keys
-            response = _send(method, base, path, body, self._headers(api, body), limit)
+            headers = self._headers(api, body) | (extra or {})
+            response = _send(method, base, path, body, headers, limit)
         if _key_refused(response):
             raise TorchServeKeyRefused(
                 f"{base} refused {self._whose_key(api)}: {_message(response)}"

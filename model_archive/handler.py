@@ -44,7 +44,7 @@ else:  # inside the archive: the packed modules lie beside this file
         to_png,
     )
     from image_request import ImagePlan, RequestError, parse_request  # type: ignore[no-redef]
-    from limits import MAX_IMAGES  # type: ignore[no-redef]
+    from limits import MAX_IMAGES  # type: ignore[no-redef,attr-defined]
     from problems import MEDIA_TYPE  # type: ignore[no-redef]
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ if __package__:
         MIN_STEPS,
     )
 else:  # inside a TorchServe archive the modules lie side by side, outside any package
-    from limits import (  # type: ignore[no-redef]
+    from limits import (  # type: ignore[no-redef,attr-defined]
         ARITHMETIC_IMAGES,
         DEFAULT_STEPS,
         MAX_IMAGES,

@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from flask import Response, g, request
+from flask_limiter import Limiter
 from flask_openapi3 import Info, OpenAPI
 
 from model_archive.client import TorchServeClient
@@ -23,6 +24,8 @@ from services.api.keys import keys
 from services.api.lifecycle import models  # the models blueprint, with its lifecycle views
 from services.api.models import BODIES
 from services.errors import raise_invalid, register_error_handlers
+from services.limits import make_limiter
+from services.metrics import metrics, observe
 from services.schemas import Problem
 from services.settings import GatewaySettings
 from services.web import web
@@ -50,6 +53,7 @@ class Services:
     # name → (expiry, model): generation skips two Redis reads per request (a new default
     # version is seen within MODEL_CACHE_S; a new name at once, since misses are not cached)
     model_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    limiter: Limiter | None = None  # the rate limits (services/limits.py), set by create_app
 
 
 class GatewayApp(OpenAPI):
@@ -121,12 +125,14 @@ def create_app(
         events=events_client(store),
         keys=KeyStore(store.redis),
     )
+    app.before_request(_start_request)  # first: a request refused by a limit has its id too
+    app.extensions["ganfoundry"].limiter = make_limiter(app, settings)
     for api in (health, jobs, models, keys):
         app.register_api(api)
     app.register_blueprint(docs)
     app.register_blueprint(web)  # the console at /
+    app.register_blueprint(metrics)  # /metrics, for Prometheus
     register_error_handlers(app)
-    app.before_request(_start_request)
     app.after_request(_finish_request)
     return app
 
@@ -139,13 +145,8 @@ def _start_request() -> None:
 
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
-    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    logger.info(
-        "%s %s %s %.1fms request_id=%s",
-        request.method,
-        request.path,
-        response.status_code,
-        elapsed_ms,
-        g.get("request_id"),
-    )
+    elapsed_s = time.perf_counter() - g.get("started", time.perf_counter())
+    observe(request, response.status_code, elapsed_s)
+    fields = {"method": request.method, "path": request.path, "status": response.status_code}
+    logger.info("request", extra=fields | {"ms": round(elapsed_s * 1000, 2)})
     return response

@@ -51,6 +51,15 @@ def identify(header: str | None) -> Principal | None:
     return services.keys.find(given)
 
 
+def request_principal() -> Principal | None:
+    """The principal of this request's key, looked up once per request (the rate limits ask
+    before ``check_key`` does)."""
+    if "principal" not in g:
+        g.principal = identify(request.headers.get("Authorization"))
+    principal: Principal | None = g.principal
+    return principal
+
+
 def public_read(view: View) -> View:
     """Mark a read as open to anyone when GANFOUNDRY_PUBLIC_READS is on (below the route)."""
     setattr(view, PUBLIC_READ, True)
@@ -73,8 +82,7 @@ def check_key() -> None:
         return
     settings = current_app.extensions["ganfoundry"].settings
     view = current_app.view_functions.get(request.endpoint or "")
-    principal = identify(request.headers.get("Authorization"))
-    g.principal = principal
+    principal = request_principal()
     if principal is None and settings.public_reads and getattr(view, PUBLIC_READ, False):
         return  # anyone may read: g.principal None sees what an admin sees, read-only
     if principal is None:

@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--scopes",
         required=True,
-        help="comma-separated: generate, train, admin (e.g. train,generate)",
+        help="comma-separated: generate, train, metrics, admin (e.g. train,generate)",
     )
     actions.add_parser("list", help="every issued key (ids, names, scopes)")
     actions.add_parser("revoke", help="refuse a key from now on").add_argument("key_id")

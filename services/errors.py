@@ -21,6 +21,7 @@ from model_archive.client import TorchServeError, TorchServeUnavailable
 from model_archive.problems import MEDIA_TYPE, field_errors, problem, summary
 
 logger = logging.getLogger(__name__)
+PRIVATE = "private, no-store"  # Cache-Control of a key's own images and files
 RETRY_AFTER_S = 2  # Redis reconnects and TorchServe loads a model within about this
 HTTP_CODES = {
     400: "bad_request",
@@ -135,7 +136,10 @@ _REASONS = {
     413: ("Body too large", {}),
     415: ("Not sent as application/json", {}),
     422: ("Invalid input: 'fields' names each bad field", {}),
-    429: ("Too many jobs queued or running for this key", {"Retry-After": "30"}),
+    429: (
+        "A rate limit, the images quota or the jobs per key reached: wait Retry-After seconds",
+        {"Retry-After": "30"},
+    ),
     502: ("The model server failed", {}),
     503: (
         "Redis or the model server unavailable, or the model not ready",
@@ -146,9 +150,9 @@ _REASONS = {
 
 def problems(*statuses: int) -> ResponseDict:
     """The OpenAPI responses of these error statuses: a problem body, and their headers. A view
-    that takes a key (401) may also refuse one without its scope (403)."""
+    that takes a key (401) may also refuse one without its scope (403) or past its limits (429)."""
     responses: ResponseDict = {}
-    for status in sorted({*statuses, *((403,) if 401 in statuses else ())}):
+    for status in sorted({*statuses, *((403, 429) if 401 in statuses else ())}):
         description, headers = _REASONS[status]
         response: dict[str, Any] = {
             "description": description,

@@ -199,10 +199,11 @@ class NewKey(BaseModel):
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]*$",
         description="who or what the key is for (letters, digits, space, . _ @ -)",
     )  # fmt: skip
-    scopes: list[Literal["generate", "train", "admin"]] = Field(
+    scopes: list[Literal["generate", "train", "metrics", "admin"]] = Field(
         min_length=1,
-        max_length=3,
-        description="generate: models and images; train: own jobs and served names; admin: all",
+        max_length=4,
+        description="generate: models and images; train: own jobs and served names; "
+        "metrics: read /metrics; admin: all",
     )
 
 

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from limits import parse
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from workers.engine.limits import GATEWAY_MAX_IMAGES, MAX_IMAGES
@@ -14,6 +15,18 @@ from workers.settings import JobLimits, ServingLimits
 
 # what people leave in a copied example file instead of a key
 PLACEHOLDER = re.compile(r"change.?me|example|placeholder|your.?(api.?)?key|secret|^(.)\2*$", re.I)
+
+
+def check_limit_text(text: str) -> str:
+    """A rate limit such as '600/minute' (limits' notation), refused when it does not parse."""
+    try:
+        parse(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a rate limit: write it as '<count>/<second|minute|hour|day>', "
+            "e.g. '600/minute'"
+        ) from None
+    return text
 
 
 class GatewaySettings(JobLimits, ServingLimits):
@@ -30,6 +43,34 @@ class GatewaySettings(JobLimits, ServingLimits):
     max_images: int = Field(GATEWAY_MAX_IMAGES, ge=1, le=MAX_IMAGES)  # the largest n per request
     backend_timeout_s: float = Field(0.5, gt=0)  # Redis and health probes: a 503 within a second
     generate_timeout_s: float = Field(10.0, gt=0)
+    # calls per key and scope (services/limits.py), in limits' notation: <count>/<period>
+    rate_limits: bool = True
+    rate_limit_generate: str = "600/minute"
+    rate_limit_train: str = "120/minute"
+    rate_limit_admin: str = "600/minute"
+    rate_limit_metrics: str = "60/minute"  # a scraper every 15 s needs 4
+    rate_limit_anonymous: str = "60/minute"  # per client address: calls without a valid key
+    images_per_minute: int = Field(6000, ge=1)  # per key, images made
+
+    @field_validator(
+        "rate_limit_generate",
+        "rate_limit_train",
+        "rate_limit_admin",
+        "rate_limit_metrics",
+        "rate_limit_anonymous",
+    )
+    @classmethod
+    def _rate_limit(cls, text: str) -> str:
+        return check_limit_text(text)
+
+    @model_validator(mode="after")
+    def _room_for_one_request(self) -> GatewaySettings:
+        if self.images_per_minute < self.max_images:
+            raise ValueError(
+                f"GANFOUNDRY_IMAGES_PER_MINUTE ({self.images_per_minute}) is below "
+                f"GANFOUNDRY_MAX_IMAGES ({self.max_images}): the largest request could never pass"
+            )
+        return self
 
     @field_validator("api_keys", mode="before")
     @classmethod

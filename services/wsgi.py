@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from services.app import create_app
+from services.logs import log_as_json
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+log_as_json()
 app = create_app()

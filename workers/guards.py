@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from workers.engine.trainer import Progress
+from workers.metrics import STEPS
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec
 from workers.store import Job, JobStore
@@ -31,10 +32,13 @@ class ThrottledProgress:
         self.attempt = attempt  # 1 for the first worker to run the job, 2 for the next...
         self.last_write = 0.0
         self.pending: Progress | None = None
+        self.last_step: int | None = None
         self.times: dict[str, float] = {}  # first_step_at and last_step_at, epoch seconds
 
     def __call__(self, progress: Progress) -> None:
-        self.pending = progress
+        # steps since the last call (one on the first: a resumed job starts past step 0)
+        STEPS.inc(1 if self.last_step is None else max(0, progress.step - self.last_step))
+        self.last_step, self.pending = progress.step, progress
         self.times.setdefault("first_step_at", time.time())
         last = progress.step == progress.total_steps
         if last:

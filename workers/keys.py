@@ -23,7 +23,7 @@ from typing import Any
 
 from workers.catalog import PREFIX
 
-SCOPES = ("generate", "train", "admin")
+SCOPES = ("generate", "train", "metrics", "admin")  # metrics: read /metrics only
 KEYS = PREFIX + "keys"
 KEY_PREFIX = "gf_"
 

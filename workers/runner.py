@@ -29,6 +29,7 @@ from workers.engine.preflight import PreflightError
 from workers.engine.runtime import RuntimeChoiceError
 from workers.failures import HandBack, JobFailure
 from workers.guards import LockKeeper, StopCheck, ThrottledProgress
+from workers.metrics import QUEUE_WAIT, TRAINING
 from workers.publish import export, model_meta, serve
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec, field_errors
@@ -63,9 +64,12 @@ def run_training_job(
             return "cancelled"
         spec = _validated(job.spec, settings.data_root)
         store.transition(job_id, "running", attempts=job.attempts + 1)
+        if job.attempts == 0:
+            QUEUE_WAIT.observe(max(0.0, time.time() - job.created_at))
         keeper.start()
         stop = StopCheck(store, job, spec, settings, stopping, keeper.lost)
-        outcome = _train(job_id, spec, store, settings, stop, job.attempts + 1)
+        with TRAINING.time():
+            outcome = _train(job_id, spec, store, settings, stop, job.attempts + 1)
         if outcome.status == "stopped":
             return _stopped(store, job_id, stop, requeue)
         artifacts = outcome.artifacts | {"archive": str(export(job_id, outcome, settings))}

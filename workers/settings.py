@@ -97,6 +97,9 @@ class WorkerSettings(JobLimits, ServingLimits):
     checkpoint_min_s: float = Field(5.0, ge=0)  # at most one checkpoint per this many seconds
     register_attempts: int = Field(20, ge=1)  # TorchServe tries: about 7.5 min with the backoff
     register_backoff_s: float = Field(1.0, gt=0)
+    # /metrics for Prometheus from the worker process (workers/metrics.py); 0: none
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+    worker_metrics_bind: str = "127.0.0.1"  # compose: 0.0.0.0, on the internal network only
 
     def torchserve_client(self) -> TorchServeClient:
         """The workers' client: both APIs, with the keys of the key file."""

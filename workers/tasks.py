@@ -18,6 +18,7 @@ from celery.signals import worker_ready, worker_shutting_down
 
 from workers.catalog import RecordedVersion
 from workers.celery_app import TRAIN_TASK, send_training_job
+from workers.metrics import JOBS, serve_metrics
 from workers.reaper import Reaper
 from workers.reconciler import Reconciler
 from workers.records import Archive
@@ -55,6 +56,7 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
 
         outcome = run_training_job(job_id, store, settings, worker, requeue, STOPPING)
         logger.info("job %s: %s", job_id, outcome)
+        JOBS.labels(outcome).inc()
         if outcome == "busy":  # another worker holds the lock: look again when its lease is up
             raise self.retry(countdown=settings.heartbeat_s, max_retries=None)
         return outcome
@@ -66,6 +68,8 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
 
         reaper.start()
         reconciler.start()
+        if settings.worker_metrics_port:
+            serve_metrics(settings.worker_metrics_port, settings.worker_metrics_bind, store.redis)
         warm_up()
 
     @worker_shutting_down.connect(weak=False)

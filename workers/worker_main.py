@@ -60,7 +60,8 @@ def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dic
     slots = gpus or [""]
     threads = max(1, available_cpus() // len(slots))
     commands = []
-    for gpu in slots:
+    metrics_port = int(os.environ.get("GANFOUNDRY_WORKER_METRICS_PORT") or 0)
+    for index, gpu in enumerate(slots):
         name = f"gpu{gpu}@{host}" if gpu else f"cpu@{host}"
         command = [
             sys.executable, "-m", "celery", "-A", "workers.worker_app", "worker",
@@ -72,6 +73,8 @@ def worker_commands(gpus: list[str], loglevel: str) -> list[tuple[list[str], dic
             "CUDA_DEVICE_ORDER": "PCI_BUS_ID",  # number GPUs as nvidia-smi does
             "GANFOUNDRY_TORCH_THREADS": str(threads),
         }
+        if metrics_port:  # one port each, numbered on from the one set
+            env["GANFOUNDRY_WORKER_METRICS_PORT"] = str(metrics_port + index)
         commands.append((command, env))
     return commands
 

@@ -13,7 +13,7 @@ from services.api import services
 from services.api.events import event_stream
 from services.api.models import check_name_is_theirs, models_full
 from services.auth import caller, caller_id, check_key, may_see, needs, public_read
-from services.errors import ApiError, problems
+from services.errors import PRIVATE, ApiError, problems
 from services.schemas import JobAccepted, JobList, JobPath, JobPublic, JobQuery
 from workers.events import valid_event_id
 from workers.limits import limit_errors
@@ -241,16 +241,17 @@ def _file(job_id: str, artifact: str, name: str, mimetype: str) -> Response:
     if path is None:
         raise ApiError(404, "not_found", _not_yet(job, name, live=mimetype == "image/png"))
     download = mimetype == "application/octet-stream"
-    final = bool(job.artifacts)  # a live picture is replaced every few seconds: never cached
-    return send_file(
+    final = bool(job.artifacts)  # a live picture is replaced every few seconds
+    response = send_file(
         path,
         mimetype=mimetype,
-        max_age=3600 if final else 0,
         as_attachment=download,
         download_name=name,
         conditional=final,
         etag=final,
     )
+    response.headers["Cache-Control"] = PRIVATE  # a key's own files: no cache keeps them
+    return response
 
 
 def _not_yet(job: Job, what: str, live: bool) -> str:

@@ -6,14 +6,16 @@ import re
 import time
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from model_archive.client import Response as ModelServerAnswer
 from model_archive.image_request import GenerateRequest
 from services.api import services, validate
 from services.auth import check_key, may_change, needs, public_read
-from services.errors import ApiError, problems
+from services.errors import PRIVATE, ApiError, problems
+from services.limits import charge_images
+from services.metrics import images_made
 from services.schemas import (
     GenerateQuery,
     Images,
@@ -100,13 +102,20 @@ def _generate(name: str, body: Any, version: str | None) -> Response:
     if serving is not None and serving["state"] != "ready":  # loading: TorchServe would hold it
         services().model_cache.pop(name, None)  # read the state afresh until it is ready
         raise _not_ready(wanted, serving)
-    answer = services().torchserve.infer(name, checked.payload(), version=version, check=False)
+    count = checked.plan().count
+    charge_images(count)
+    answer = services().torchserve.infer(
+        name, checked.payload(), version=version, check=False, request_id=g.get("request_id")
+    )
     if answer.status != 200:
         raise _refusal(answer, model, wanted)
+    images_made(name, count)
     content_type = (
         "image/png" if answer.content_type.startswith("image/png") else "application/json"
     )
-    return Response(answer.body, status=200, mimetype=content_type)
+    response = Response(answer.body, status=200, mimetype=content_type)
+    response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 def _refusal(answer: ModelServerAnswer, model: dict[str, Any], version: str) -> ApiError:

@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"GAN Foundry is up at {state.url}  (logs and pids in {settings.run_dir})")
     print(f"API key: {api_key(settings.run_dir)}   (also in {state.api_key_file})")
     print(f"web console: {state.url}/  (paste the key)   try: curl -s {state.url}/readyz")
+    print(
+        f"metrics: {state.url}/metrics (with the key)  and the worker's: "
+        f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+    )
     return 0
 
 

@@ -141,7 +141,7 @@ class LocalStack:
         try:
             self.start_redis(append_only=True)
             self.start_torchserve(supervised=True)
-            self.start_worker()
+            self.start_worker(self.worker_settings(worker_metrics_port=self.ports.worker_metrics))
             self.start_gateway(self.gateway_settings(api_key))
         except BaseException:
             self.stop()

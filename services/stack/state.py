@@ -23,6 +23,7 @@ class StackPorts:
     metrics: int = 8082
     grpc_inference: int = 7070  # unused by the project, but TorchServe binds them
     grpc_management: int = 7071
+    worker_metrics: int = 9101  # the worker's /metrics (workers/metrics.py)
 
     @classmethod
     def free(cls) -> StackPorts:
@@ -46,6 +47,7 @@ class StackSettings(BaseSettings):
     metrics_port: int = Field(8082, ge=1, le=65535)
     grpc_inference_port: int = Field(7070, ge=1, le=65535)
     grpc_management_port: int = Field(7071, ge=1, le=65535)
+    worker_metrics_port: int = Field(9101, ge=1, le=65535)
 
     @field_validator("run_dir")
     @classmethod
@@ -62,6 +64,7 @@ class StackSettings(BaseSettings):
             self.metrics_port,
             self.grpc_inference_port,
             self.grpc_management_port,
+            self.worker_metrics_port,
         )
 
     @property

@@ -52,7 +52,14 @@ RUNS = {  # script: (tiny arguments, the keys its issue asked for and more)
     ),
     "gateway_overhead.py": (
         ["--requests", "2"],
-        ["gateway_p50_ms", "gateway_p99_ms", "torchserve_p50_ms", "added_p50_ms"],
+        [
+            "gateway_p50_ms",
+            "torchserve_p50_ms",
+            "added_p50_ms_1",
+            "added_p50_ms_16",
+            "added_limited_p50_ms_1",
+            "added_limited_p50_ms_16",
+        ],
     ),
     "job_latency.py": (
         ["--jobs", "1", "--steps", "3"],

@@ -149,7 +149,7 @@ def test_a_job_is_watched_live_over_server_sent_events(
     assert len(steps) >= 3 and steps == sorted(set(steps)) and steps[-1] == 400
     assert next(e["data"]["step"] for e in events if e["event"] == "samples") == 1
     (grid_status, grid_headers, grid), (_, _, plot), (_, _, metrics) = live
-    assert grid_status == 200 and "no-cache" in grid_headers["Cache-Control"]
+    assert grid_status == 200 and grid_headers["Cache-Control"] == "private, no-store"
     assert Image.open(io.BytesIO(grid)).size == (2 * 302, 2 * 302)  # a row per class, 10 seeds
     assert Image.open(io.BytesIO(plot)).size[0] > 600
     assert json.loads(metrics)["state"] == "running" and json.loads(metrics)["series"]["d_loss"]

@@ -38,6 +38,7 @@ class FakeTorchServe:
     answer: Response | None = None
 
     problems: list[str] = field(default_factory=list)
+    request_ids: list[str | None] = field(default_factory=list)
 
     def ping(self, timeout_s: float = 2.0) -> bool:
         return self.healthy
@@ -46,8 +47,14 @@ class FakeTorchServe:
         return self.problems
 
     def infer(
-        self, name: str, payload: dict[str, Any], version: str | None = None, check: bool = True
+        self,
+        name: str,
+        payload: dict[str, Any],
+        version: str | None = None,
+        check: bool = True,
+        request_id: str | None = None,
     ) -> Response:
+        self.request_ids.append(request_id)
         if self.down:
             raise TorchServeUnavailable("http://torchserve did not answer")
         self.calls.append((name, payload, version))

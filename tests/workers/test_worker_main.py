@@ -22,6 +22,20 @@ def test_one_solo_worker_per_gpu_pinned_with_cuda_visible_devices() -> None:
     assert len({c[c.index("--hostname") + 1] for c, _ in commands}) == 2
 
 
+def test_each_gpus_worker_serves_its_metrics_on_a_port_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GANFOUNDRY_WORKER_METRICS_PORT", "9500")
+    ports = [
+        env["GANFOUNDRY_WORKER_METRICS_PORT"] for _, env in worker_commands(["0", "1"], "INFO")
+    ]
+    assert ports == ["9500", "9501"]
+    monkeypatch.delenv("GANFOUNDRY_WORKER_METRICS_PORT")
+    assert all(
+        "GANFOUNDRY_WORKER_METRICS_PORT" not in env for _, env in worker_commands(["0"], "INFO")
+    )
+
+
 def test_without_gpus_one_cpu_worker_sees_no_gpu() -> None:
     ((command, env),) = worker_commands([], "INFO")
     assert env["CUDA_VISIBLE_DEVICES"] == "" and "cpu@" in command[command.index("--hostname") + 1]
