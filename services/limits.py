@@ -11,7 +11,6 @@ gateway process keeps the limits in its memory.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
@@ -20,11 +19,11 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from limits import RateLimitItem, RateLimitItemPerMinute
 
-from services.auth import SCOPE, request_principal
+from services.auth import request_principal, view_scope
 from services.errors import ApiError, problem_response
 from services.settings import GatewaySettings
+from workers.keys import Principal
 
-logger = logging.getLogger(__name__)
 LIMITED_BLUEPRINTS = frozenset({"jobs", "models", "keys", "metrics"})
 IMAGES = "images"
 
@@ -53,12 +52,6 @@ def make_limiter(app: Flask, settings: GatewaySettings) -> Limiter:
     return limiter
 
 
-def view_scope() -> str:
-    """The scope of the view this request goes to (unmarked: admin, as in services.auth)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return str(getattr(view, SCOPE, "admin"))
-
-
 def charge_images(count: int) -> None:
     """Before making ``count`` images: count them against the key's images per minute (one
     Redis call), or 429 when they would run over, counting none."""
@@ -83,20 +76,21 @@ def _images() -> tuple[Limiter | None, RateLimitItem, str]:
     return limiter, item, _who()
 
 
+def _principal() -> Principal | None:
+    try:
+        return request_principal()
+    except redis.RedisError:  # the key could not be looked up: check_key answers 503
+        return None
+
+
 def _who() -> str:
     """The key's id, or the client's address for calls without a valid key."""
-    try:
-        principal = request_principal()
-    except redis.RedisError:  # the key could not be looked up: check_key answers 503
-        principal = None
+    principal = _principal()
     return principal.id if principal is not None else f"address:{request.remote_addr}"
 
 
 def _anonymous() -> bool:
-    try:
-        return request_principal() is None
-    except redis.RedisError:
-        return True
+    return _principal() is None
 
 
 def _bucket() -> str:
