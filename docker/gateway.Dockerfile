@@ -32,7 +32,7 @@ RUN pip install --no-cache-dir --constraint /tmp/requirements.lock -r /tmp/requi
 WORKDIR /app
 # Exactly the modules the gateway imports: the rest of workers/ would need torch.
 COPY services/ services/
-COPY workers/__init__.py workers/spec.py workers/records.py workers/store.py workers/catalog.py workers/events.py workers/keys.py workers/settings.py workers/limits.py workers/celery_app.py workers/
+COPY workers/__init__.py workers/spec.py workers/records.py workers/store.py workers/catalog.py workers/events.py workers/keys.py workers/settings.py workers/limits.py workers/celery_app.py workers/logs.py workers/
 COPY workers/engine/__init__.py workers/engine/limits.py workers/engine/
 COPY model_archive/__init__.py model_archive/client.py model_archive/image_request.py model_archive/problems.py model_archive/
 

@@ -106,6 +106,7 @@ class JobPublic(Job):
     artifacts: dict[str, str] | None = Field(default=None, description="URLs of the job's outputs")
     served: dict[str, Any] | None = Field(default=None, description="model name and version")
     owner: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    serve_as_owner: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
 
 class JobList(BaseModel):

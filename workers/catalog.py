@@ -5,7 +5,8 @@ rebuilds after a restart. Per name (prefix ``gf:``): ``model:<name>`` (what the 
 the default version), ``model:<name>:versions`` (version → the job that trained it),
 ``model:<name>:archives`` (version → its ``.mar`` file in the model store, sha256, created time),
 ``model:<name>:serving`` (version → loading, ready or unavailable, and why) and
-``model:<name>:last`` (the highest version ever given out, so that none is given twice);
+``model:<name>:last`` (the highest version ever given out, so that none is given twice),
+``model:<name>:claim`` (the key that is publishing a name nobody serves yet, until it is recorded);
 ``models`` (names, most recently trained first); ``retired`` (versions deleted from the record,
 by a user or by the retention setting, that the reconciler still has to unregister and whose
 archive it removes).
@@ -24,6 +25,23 @@ from typing import Any, Literal
 from workers.records import Archive, ModelMeta, ServedModel, ServingState, decode, encode
 
 PREFIX = "gf:"
+CLAIM_S = 3600  # a claim outlives any registration; a worker that died with one lets it go
+
+# KEYS: the name's hash, its claim; ARGV: the job's owner, the owner the gateway accepted at
+# submit ('' for a name nobody served), the claim's lifetime (ms). 1: the job may publish.
+CLAIM = """
+local current = redis.call('HGET', KEYS[1], 'owner')
+if not current then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+  current = redis.call('GET', KEYS[2])
+  if not current then
+    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+    return 1
+  end
+end
+if current == ARGV[1] or current == ARGV[2] then return 1 end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -92,8 +110,18 @@ class ModelCatalog:
                 pipe.hset(key + ":archives", mapping=encode({version: archive.model_dump()}))
                 pipe.hset(key + ":serving", mapping=encode({version: _state("ready")}))
             pipe.zadd(PREFIX + "models", {name: time.time()})
+            pipe.delete(key + ":claim")
             pipe.execute()
         return [] if keep is None else self.retire_beyond(name, keep)
+
+    def claim_name(self, name: str, owner: str | None, accepted_owner: str | None) -> bool:
+        """Whether a job of ``owner`` may still publish under ``name``: the name's owner is the
+        job's, or the one the gateway accepted at submit (an admin's job), or nobody (then the
+        name is claimed for ``owner`` until its version is recorded)."""
+        accepted = "" if accepted_owner is None else json.dumps(accepted_owner)
+        keys = (_key(name), _key(name) + ":claim")
+        allowed = self.redis.eval(CLAIM, 2, *keys, json.dumps(owner), accepted, CLAIM_S * 1000)
+        return bool(allowed)
 
     def reserve_version(self, name: str, floor: int = 1) -> str:
         """A version number for ``name`` that was never given out (at least ``floor``)."""

@@ -66,6 +66,9 @@ def serve(
         return None
     if not store.has_room(name, settings.max_served_models):
         raise JobFailure("too_many_models", _full(settings.max_served_models, job_id))
+    job = store.get(job_id)
+    if not store.claim_name(name, job.owner, job.serve_as_owner):
+        raise JobFailure("name_taken", _taken(name, job_id))
     client = settings.torchserve_client()
 
     def retried(call: Callable[[], T]) -> T:
@@ -79,9 +82,14 @@ def serve(
         raise JobFailure("archive_failed", str(error)) from None
     retried(lambda: client.register(archive.file, name))
     # recorded before it becomes TorchServe's default: a reconciler pass in between then agrees
-    owner = store.get(job_id).owner  # the key that submitted the job serves the name
     store.record_model(
-        name, version, job_id, model_meta(spec), archive, keep=settings.keep_versions, owner=owner
+        name,
+        version,
+        job_id,
+        model_meta(spec),
+        archive,
+        keep=settings.keep_versions,
+        owner=job.owner,  # the key that submitted the job serves the name
     )
     retried(lambda: client.set_default(name, version))
     return {"name": name, "version": version, "archive": str(settings.model_store / archive.file)}
@@ -113,6 +121,14 @@ def _full(cap: int, job_id: str) -> str:
     return (
         f"{cap} models are served, the most allowed (GANFOUNDRY_MAX_SERVED_MODELS); the generator "
         f"is kept: delete a model (DELETE /v1/models/<name>), then serve it with POST /v1/models "
+        f'{{"job_id": "{job_id}", "name": ...}}'
+    )
+
+
+def _taken(name: str, job_id: str) -> str:
+    return (
+        f"another key started serving the name {name} while this job trained; the generator is "
+        f"kept: serve it under another name with POST /v1/models "
         f'{{"job_id": "{job_id}", "name": ...}}'
     )
 

@@ -50,6 +50,10 @@ class Job(BaseModel):
     # "checkpoint_step", "at"}; a job handed back by a stopping worker: {"handed_back_at"}
     losses: dict[str, Any] | None = None
     owner: str | None = None  # the fingerprint of the API key that submitted it
+    # who served spec.serve_as when the gateway accepted the job (None: nobody); checked again
+    # when the job publishes, since another key may have taken the name meanwhile
+    serve_as_owner: str | None = None
+    request_id: str | None = None  # of the request that submitted it, in the worker's logs too
     model: ModelMeta | None = None  # what its generator draws, once it succeeded (to serve later)
 
     @property

@@ -29,11 +29,12 @@ from workers.engine.preflight import PreflightError
 from workers.engine.runtime import RuntimeChoiceError
 from workers.failures import HandBack, JobFailure
 from workers.guards import LockKeeper, StopCheck, ThrottledProgress
+from workers.logs import log_context
 from workers.metrics import QUEUE_WAIT, TRAINING
 from workers.publish import export, model_meta, serve
 from workers.settings import WorkerSettings
 from workers.spec import JobSpec, field_errors
-from workers.store import InvalidTransition, JobStore
+from workers.store import InvalidTransition, Job, JobStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,22 @@ def run_training_job(
     ``requeue`` sends the job's id to the queue again; ``stopping`` is set when the worker was
     asked to stop (SIGTERM).
     """
-    stopping = stopping or threading.Event()
     job = store.get(job_id)
+    with log_context(job_id=job_id, request_id=job.request_id):
+        outcome = _run(job, store, settings, worker, requeue, stopping or threading.Event())
+        logger.info("job %s: %s", job_id, outcome)
+        return outcome
+
+
+def _run(
+    job: Job,
+    store: JobStore,
+    settings: WorkerSettings,
+    worker: str,
+    requeue: Callable[[str], None],
+    stopping: threading.Event,
+) -> str:
+    job_id = job.id
     if job.finished:
         return "skipped"  # delivered again after it finished: nothing to do
     if not store.acquire_lock(job_id, worker, settings.heartbeat_s):
@@ -64,6 +79,7 @@ def run_training_job(
             return "cancelled"
         spec = _validated(job.spec, settings.data_root)
         store.transition(job_id, "running", attempts=job.attempts + 1)
+        logger.info("job %s: training %s, attempt %d", job_id, spec.model, job.attempts + 1)
         if job.attempts == 0:
             QUEUE_WAIT.observe(max(0.0, time.time() - job.created_at))
         keeper.start()

@@ -96,8 +96,15 @@ class JobStore(ModelCatalog):
 
     # ---- records ------------------------------------------------------------------------
 
-    def create(self, spec: JobSpec, owner: str | None = None, max_active: int | None = None) -> Job:
-        """Record a queued job; with an owner and ``max_active``, refuse (TooManyJobs) past it."""
+    def create(
+        self,
+        spec: JobSpec,
+        owner: str | None = None,
+        max_active: int | None = None,
+        **details: str | None,
+    ) -> Job:
+        """Record a queued job; with an owner and ``max_active``, refuse (TooManyJobs) past it.
+        ``details``: more of the record (``serve_as_owner``, ``request_id``)."""
         now = time.time()
         job = Job(
             id=uuid.uuid4().hex,
@@ -106,6 +113,7 @@ class JobStore(ModelCatalog):
             created_at=now,
             updated_at=now,
             owner=owner,
+            **details,
         )
         score = time.time_ns()
         active = self._active(owner)

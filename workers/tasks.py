@@ -8,7 +8,6 @@ next step and goes back to the queue, so the worker exits within seconds and no 
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -25,7 +24,6 @@ from workers.records import Archive
 from workers.settings import WorkerSettings
 from workers.store import JobStore
 
-logger = logging.getLogger(__name__)
 STOPPING = threading.Event()
 REDIS_OUTAGE_S = 30.0  # a training job rides out a Redis restart this long
 
@@ -55,7 +53,6 @@ def register_tasks(app: Celery, settings: WorkerSettings) -> None:
         from workers.runner import run_training_job  # torch loads in the worker, not the parent
 
         outcome = run_training_job(job_id, store, settings, worker, requeue, STOPPING)
-        logger.info("job %s: %s", job_id, outcome)
         JOBS.labels(outcome).inc()
         if outcome == "busy":  # another worker holds the lock: look again when its lease is up
             raise self.retry(countdown=settings.heartbeat_s, max_retries=None)

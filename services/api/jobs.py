@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Response, jsonify, request, send_file, stream_with_context, url_for
+from flask import Response, g, jsonify, request, send_file, stream_with_context, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from services.api import services
@@ -48,13 +48,18 @@ def submit(body: JobSpec) -> tuple[Response, int, dict[str, str]]:
     settings = services().settings
     if errors := limit_errors(body, settings):
         raise ApiError.invalid(errors)
+    name_owner = None
     if body.serve_as:
         if not services().store.has_room(body.serve_as, settings.max_served_models):
             raise models_full(settings.max_served_models)
-        check_name_is_theirs(body.serve_as)
+        name_owner = check_name_is_theirs(body.serve_as)
     try:
         job = services().store.create(
-            body, owner=caller_id(), max_active=settings.max_queued_per_key
+            body,
+            owner=caller_id(),
+            max_active=settings.max_queued_per_key,
+            serve_as_owner=name_owner,
+            request_id=g.get("request_id"),
         )
     except TooManyJobs as error:
         raise ApiError(
@@ -203,7 +208,9 @@ def generator(path: JobPath) -> Response:
 
 def public(job: Job) -> dict[str, Any]:
     """The job as users see it: artifact URLs instead of server paths."""
-    data = job.model_dump(mode="json", exclude={"owner", "live"})  # no key, no server paths
+    data = job.model_dump(
+        mode="json", exclude={"owner", "serve_as_owner", "live"}
+    )  # no keys, no paths
     if job.live and not job.finished:
         data["live"] = {
             "step": job.live.get("step"),

@@ -160,15 +160,18 @@ def model_or_404(name: str) -> dict[str, Any]:
     return model
 
 
-def check_name_is_theirs(name: str) -> None:
-    """403 when another key serves ``name`` (a name nobody serves yet is anyone's to take)."""
+def check_name_is_theirs(name: str) -> str | None:
+    """403 when another key serves ``name`` (a name nobody serves yet is anyone's to take);
+    returns the name's owner (None: nobody)."""
     model = services().store.get_model(name)
-    if model is not None and not may_change(model.get("owner")):
+    owner = None if model is None else model.get("owner")
+    if model is not None and not may_change(owner):
         raise ApiError(
             403,
             "forbidden",
             f"the name {name} is served by another key: pick another name (or ask an admin)",
         )
+    return owner
 
 
 def public_model(model: dict[str, Any]) -> dict[str, Any]:

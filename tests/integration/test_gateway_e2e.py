@@ -18,9 +18,16 @@ from tests.integration.conftest import KEY
 
 
 def call(
-    gateway: GatewayProcess, method: str, path: str, body: Any = None, accept: str | None = None
+    gateway: GatewayProcess,
+    method: str,
+    path: str,
+    body: Any = None,
+    accept: str | None = None,
+    request_id: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     headers = {"Authorization": f"Bearer {KEY}"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
     data = None
     if body is not None:
         data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
@@ -50,18 +57,22 @@ def poll(
 def test_train_serve_and_draw_sevens_over_http(
     gateway: GatewayProcess, start_worker, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    start_worker()
+    worker = start_worker()
     spec = {
         "model": "mnist-cgan",
         "training": {"max_steps": 300, "seed": 4},
         "serve_as": "e2e-digits",
     }
-    status, headers, body = call(gateway, "POST", "/v1/jobs", spec)
+    status, headers, body = call(gateway, "POST", "/v1/jobs", spec, request_id="submit7")
     assert status == 202, body
     job_url = headers["Location"]
     job = poll(gateway, job_url, lambda j: j["state"] in ("succeeded", "failed", "cancelled"))
     assert job["state"] == "succeeded", job["error"]
     assert job["served"] == {"name": "e2e-digits", "version": "1"}
+    assert job["request_id"] == "submit7"
+    logged = [json.loads(line) for line in worker.log.read_text().splitlines() if line[:1] == "{"]
+    about_job = [line for line in logged if line.get("job_id") == job["id"]]
+    assert about_job and all(line["request_id"] == "submit7" for line in about_job)
 
     for name in ("loss_plot", "samples"):
         status, headers, png = call(gateway, "GET", job["artifacts"][name])

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.logs import JsonFormatter, RequestIdFilter
+from services.logs import RequestIdFilter
 from tests.services.conftest import AUTH, Gateway
+from workers.logs import JsonFormatter
 
 
 @pytest.fixture

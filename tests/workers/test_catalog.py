@@ -114,3 +114,20 @@ def test_the_cap_counts_names_not_versions(store: JobStore) -> None:
     store.record_model("cat-i", "2", "a" * 32, META)
     assert store.has_room("cat-i", 1) and not store.has_room("cat-j", 1)
     assert store.has_room("cat-j", 2)
+
+
+def test_a_name_nobody_serves_is_claimed_by_the_first_job_to_publish(store: JobStore) -> None:
+    assert store.claim_name("claimed", "key-a", None)  # free: claimed for key-a
+    assert store.claim_name("claimed", "key-a", None)  # its own claim again
+    assert not store.claim_name("claimed", "key-b", None)  # taken while key-b's job trained
+    store.record_model("claimed", "1", "a" * 32, META, owner="key-a")
+    assert store.get_model("claimed") is not None
+    assert not store.redis.exists("gf:model:claimed:claim")  # the record holds the owner now
+    assert not store.claim_name("claimed", "key-b", None)
+    assert store.claim_name("claimed", "admin", "key-a")  # accepted at submit for key-a's name
+
+
+def test_a_name_recorded_before_owners_stays_publishable(store: JobStore) -> None:
+    store.record_model("ownerless", "1", "a" * 32, META)  # no owner: admins passed the gateway
+    assert store.claim_name("ownerless", "admin", None)
+    assert not store.redis.exists("gf:model:ownerless:claim")

@@ -169,3 +169,20 @@ def test_a_job_past_the_cap_on_served_names_fails_before_it_calls_torchserve(
     with pytest.raises(JobFailure) as caught:
         serve(job.id, spec, outcome, settings, store, threading.Event())
     assert caught.value.code == "too_many_models" and job.id in str(caught.value)
+
+
+def test_a_job_whose_name_another_key_took_meanwhile_fails_before_it_calls_torchserve(
+    tmp_path: Path, store: JobStore
+) -> None:
+    from workers.engine.pipeline import JobOutcome
+    from workers.publish import model_meta, serve
+
+    settings = settings_for(tmp_path)  # TorchServe at an address never up: not called
+    spec = JobSpec(model="mnist-cgan", serve_as="raced-name")
+    job = store.create(spec, owner="key-a")  # the name was free when the gateway accepted it
+    store.record_model("raced-name", "1", "b" * 32, model_meta(spec), owner="key-b")
+    outcome = JobOutcome("completed", tmp_path, artifacts={"generator": str(tmp_path / "g.pt")})
+    with pytest.raises(JobFailure) as caught:
+        serve(job.id, spec, outcome, settings, store, threading.Event())
+    assert caught.value.code == "name_taken" and job.id in str(caught.value)
+    assert store.get_model("raced-name")["owner"] == "key-b"  # type: ignore[index]
