@@ -7,7 +7,8 @@ scope is refused (403). A view names its scope with ``@needs("generate")`` or ``
 anyone through when GANFOUNDRY_PUBLIC_READS is on. A view that lost a mark is stricter, never
 looser.
 
-The settings' keys (GANFOUNDRY_API_KEYS) are admins, compared in constant time without Redis;
+The settings' keys (GANFOUNDRY_API_KEYS) are admins and GANFOUNDRY_METRICS_KEYS read /metrics
+only, both compared in constant time without Redis;
 every other key is looked up by its SHA-256 in Redis (workers/keys.py).
 """
 
@@ -46,8 +47,11 @@ def identify(header: str | None) -> Principal | None:
     if given is None:
         return None
     services = current_app.extensions["ganfoundry"]
-    if static_key(given, services.settings.api_keys):
+    settings = services.settings
+    if static_key(given, settings.api_keys):
         return Principal(fingerprint(given), "settings key", frozenset({"admin"}))
+    if settings.metrics_keys and static_key(given, settings.metrics_keys):
+        return Principal(fingerprint(given), "settings metrics key", frozenset({"metrics"}))
     return services.keys.find(given)
 
 

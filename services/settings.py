@@ -33,6 +33,8 @@ class GatewaySettings(JobLimits, ServingLimits):
     redis_url: str = Field(min_length=1)
     # Authorization: Bearer <one of these>; GANFOUNDRY_API_KEYS is comma-separated
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
+    # keys that may read /metrics and nothing else (a Prometheus scraper's), comma-separated
+    metrics_keys: Annotated[tuple[str, ...], NoDecode] = ()
     # the inference API only: the management API is the workers' (and unreachable from here)
     torchserve_inference_url: str = Field(min_length=1)
     # TorchServe's key_file.json, for its inference key; None: its token auth is off
@@ -72,14 +74,14 @@ class GatewaySettings(JobLimits, ServingLimits):
             )
         return self
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "metrics_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(key.strip() for key in value.split(",") if key.strip())
         return value
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "metrics_keys")
     @classmethod
     def _long_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         if any(len(key) < 16 for key in keys):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.app import create_app
 from tests.services.conftest import AUTH, Gateway
 from workers.keys import KeyStore
+
+SCRAPER = "scraper-key-0123456789abc"
 
 
 def key_with(gateway: Gateway, *scopes: str) -> dict[str, str]:
@@ -68,3 +71,13 @@ def test_requests_count_by_route_and_status_and_images_by_model(
     gateway.client.get("/v1/jobs/" + "0" * 32, headers=AUTH)
     rules = {dict(labels).get("route") for _name, labels in samples(gateway, scraper)}
     assert "/v1/jobs/<job_id>" in rules and "/v1/jobs/" + "0" * 32 not in rules
+
+
+def test_a_metrics_key_from_the_settings_reads_metrics_and_nothing_else(gateway: Gateway) -> None:
+    settings = gateway.app.extensions["ganfoundry"].settings
+    scraping = settings.model_copy(update={"metrics_keys": (SCRAPER,)})
+    app = create_app(scraping, store=gateway.store, torchserve=gateway.torchserve)  # type: ignore[arg-type]
+    client, headers = app.test_client(), {"Authorization": f"Bearer {SCRAPER}"}
+    assert client.get("/metrics", headers=headers).status_code == 200
+    for path in ("/v1/models", "/v1/jobs", "/v1/keys"):
+        assert client.get(path, headers=headers).status_code == 403
