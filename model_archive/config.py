@@ -43,6 +43,8 @@ class ServerConfig:
     grpc_inference_port: int = 7070  # unused by the project, but bound: two servers need two
     grpc_management_port: int = 7071
     bind: str = "127.0.0.1"
+    # Prometheus scrapes it in compose's monitoring profile, on the internal network
+    metrics_bind: str = "127.0.0.1"
     # the management API on this Unix socket instead of a TCP port (compose); None: TCP on ``bind``
     management_socket: Path | None = None
     default_workers_per_model: int = 1
@@ -54,8 +56,7 @@ class ServerConfig:
             [
                 f"inference_address=http://{self.bind}:{self.inference_port}",
                 f"management_address={self._management_address}",
-                # the container's or the machine's own: nothing outside scrapes it (yet)
-                f"metrics_address=http://127.0.0.1:{self.metrics_port}",
+                f"metrics_address=http://{self.metrics_bind}:{self.metrics_port}",
                 # gRPC (unused): TorchServe's default, the loopback, written down; its management
                 # service is the same open door as the HTTP one would be
                 "grpc_inference_address=127.0.0.1",
@@ -120,10 +121,11 @@ def _client_host(bind: str) -> str:
 # The committed files under model_archive/torchserve/ are these, rendered (a test keeps them equal).
 LOCAL = ServerConfig(model_store=Path("runs/model-store"))
 # In compose the management socket lies in the "torchserve-management" volume (TorchServe and the
-# workers only); the inference port is on the internal backend network.
+# workers only); the inference and metrics ports are on the internal backend network.
 COMPOSE_MANAGEMENT_SOCKET = Path("/home/model-server/management/management.sock")
 COMPOSE = ServerConfig(
     model_store=Path("/home/model-server/model-store"),
     bind="0.0.0.0",
+    metrics_bind="0.0.0.0",
     management_socket=COMPOSE_MANAGEMENT_SOCKET,
 )

@@ -39,6 +39,9 @@ def make_app(redis_url: str, longest_job_s: int = DEFAULT_LONGEST_JOB_S) -> Cele
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
+        # task events for Flower (compose's monitoring profile): received, started, succeeded...
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )

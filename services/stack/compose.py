@@ -29,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_BASE = "localhost/ganfoundry-base:bookworm-slim"  # scripts/setup-containers.sh makes it
 SERVICES = ("redis", "torchserve", "gateway", "worker")
+MONITORING = ("flower", "prometheus")  # compose's "monitoring" profile (flower: the gateway image)
 COMPOSE_FILES = ("docker/compose.yaml", "docker/compose.cpu.yaml")
 CA_IN_BUILD = "/run/ganfoundry/ca.crt"  # a path of its own: not over the image's own bundle
 
@@ -95,6 +96,11 @@ class ComposeStack:
     key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     files: tuple[str, ...] = COMPOSE_FILES
     base_image: str = LOCAL_BASE
+    # with the monitoring profile: Flower and Prometheus on these host ports (loopback), and
+    # the secrets they need generated
+    monitoring_ports: tuple[int, int] | None = None
+    metrics_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    flower_auth: str = field(default_factory=lambda: f"operator:{secrets.token_urlsafe(18)}")
     # every image id there was before this stack first built: what ``remove`` leaves alone
     images_before: set[str] | None = None
 
@@ -110,8 +116,13 @@ class ComposeStack:
     def tag(self) -> str:
         return self.project
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        return SERVICES + (MONITORING if self.monitoring_ports else ())
+
     def images(self) -> list[str]:
-        return [f"localhost/ganfoundry/{service}:{self.tag}" for service in SERVICES]
+        built = SERVICES + (("prometheus",) if self.monitoring_ports else ())
+        return [f"localhost/ganfoundry/{service}:{self.tag}" for service in built]
 
     def write_env(self) -> Path:
         """The project's .env: a generated key, its port, the local base for every image."""
@@ -122,6 +133,14 @@ class ComposeStack:
             "GANFOUNDRY_CUDA_BASE_IMAGE": self.base_image,
             "GANFOUNDRY_SLIM_BASE_IMAGE": self.base_image,
         }
+        if self.monitoring_ports:
+            flower, prometheus = self.monitoring_ports
+            values |= {
+                "GANFOUNDRY_METRICS_KEY": self.metrics_key,
+                "GANFOUNDRY_FLOWER_AUTH": self.flower_auth,
+                "GANFOUNDRY_FLOWER_PORT": str(flower),
+                "GANFOUNDRY_PROMETHEUS_PORT": str(prometheus),
+            }
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env_file.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
         self.env_file.chmod(0o600)
@@ -133,6 +152,8 @@ class ComposeStack:
         command = [podman_compose(), "--env-file", str(self.env_file), "-p", self.project]
         for name in self.files:
             command += ["-f", str(ROOT / name)]
+        if self.monitoring_ports:
+            command += ["--profile", "monitoring"]
         return run([*command, *args], timeout_s, check)
 
     def build(self, timeout_s: float = 1800, no_cache: bool = False) -> float:
@@ -170,7 +191,7 @@ class ComposeStack:
 
     def wait_healthy(self, timeout_s: float = 300) -> float:
         began = time.monotonic()
-        waiting = list(SERVICES)
+        waiting = list(self.services)
         while waiting:
             waiting = [s for s in waiting if not self.healthy(s)]
             if waiting and time.monotonic() - began > timeout_s:
@@ -197,7 +218,7 @@ class ComposeStack:
 
     def logs(self, tail: int = 40) -> str:
         parts = []
-        for service in SERVICES:
+        for service in self.services:
             out = self.podman("logs", "--tail", str(tail), self.container(service), check=False)
             parts.append(f"--- {service}\n{out.stdout}{out.stderr}")
         return "\n".join(parts)

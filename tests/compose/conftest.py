@@ -22,6 +22,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
         project=f"gfct{secrets.token_hex(3)}",
         workdir=tmp_path_factory.mktemp("compose"),
         port=free_port(),
+        monitoring_ports=(free_port(), free_port()),  # Flower and Prometheus too
     )
     compose.write_env()
     try:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -86,6 +89,53 @@ def test_a_conditional_job_through_the_published_port_serves_digits_of_label_3(
         assert image.size == (28, 28)
     assert len(set(pngs)) == len(pngs)  # eight seeds, eight different digits
     SEEN.update(job=job_id, pngs=pngs)
+
+
+def loopback(port: int, path: str, auth: str | None = None) -> tuple[int, bytes]:
+    """A GET to a port the monitoring profile publishes on the host's loopback."""
+    headers = {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (urllib.error.URLError, ConnectionError) as error:
+        return 0, str(error).encode()
+
+
+def test_flower_shows_the_worker_and_its_tasks_behind_its_basic_auth(stack: ComposeStack) -> None:
+    assert stack.monitoring_ports is not None
+    port = stack.monitoring_ports[0]
+    assert loopback(port, "/api/workers")[0] == 401
+    assert loopback(port, "/api/workers", "operator:wrong-password-123")[0] == 401
+
+    def tasks() -> dict[str, Any] | None:
+        status, body = loopback(port, "/api/tasks", stack.flower_auth)
+        return json.loads(body) if status == 200 and body.strip() not in (b"", b"{}") else None
+
+    seen = wait_for("Flower to list the first job's task", tasks, 60)
+    assert any(task.get("args") == repr([SEEN["job"]]) for task in seen.values()), seen
+
+
+def test_prometheus_scrapes_gateway_workers_torchserve_and_flower(stack: ComposeStack) -> None:
+    assert stack.monitoring_ports is not None
+    port = stack.monitoring_ports[1]
+
+    def health() -> dict[str, str] | None:
+        status, body = loopback(port, "/api/v1/targets")
+        if status != 200:
+            return None
+        active = json.loads(body)["data"]["activeTargets"]
+        found = {target["labels"]["job"]: target["health"] for target in active}
+        return found if set(found.values()) == {"up"} and len(found) == 4 else None
+
+    up = wait_for("every scrape target to be up", health, 90, every_s=3)
+    assert set(up) == {"gateway", "worker", "torchserve", "flower"}
+    status, body = loopback(port, "/api/v1/query?query=ganfoundry_gateway_images_total")
+    assert status == 200 and json.loads(body)["data"]["result"], body  # the digits it drew
 
 
 def test_a_killed_worker_is_restarted_and_its_job_resumes_from_the_checkpoint(
@@ -230,7 +280,9 @@ def test_torchserves_management_cannot_be_reached_from_the_gateway(stack: Compos
     assert "digits" in stack.exec("worker", "python", "-c", listing).stdout
 
 
-@pytest.mark.parametrize("service", ["redis", "torchserve", "gateway", "worker"])
+@pytest.mark.parametrize(
+    "service", ["redis", "torchserve", "gateway", "worker", "flower", "prometheus"]
+)
 def test_every_service_runs_as_a_non_root_user(stack: ComposeStack, service: str) -> None:
     status = stack.exec(service, "cat", "/proc/1/status").stdout
     uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))

@@ -22,6 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 SERVICES = ("redis", "torchserve", "gateway", "worker")
+MONITORING = ("flower", "prometheus")  # the "monitoring" profile
 MANAGEMENT_SOCKET = "/home/model-server/management/management.sock"
 SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD", re.IGNORECASE)
 
@@ -101,11 +102,15 @@ def gpu_devices(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_services_are_there(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == set(SERVICES)
+    assert set(compose["services"]) == set(SERVICES + MONITORING)
     assert set(compose["volumes"]) == {
         "artifacts", "data", "model-store", "redis-data", "torchserve-keys",
-        "torchserve-management",
+        "torchserve-management", "prometheus-data",
     }  # fmt: skip
+    for name in SERVICES:
+        assert "profiles" not in compose["services"][name], name
+    for name in MONITORING:  # not started unless asked for
+        assert compose["services"][name]["profiles"] == ["monitoring"], name
 
 
 @pytest.mark.parametrize("config", ["compose", "cpu"])
@@ -132,11 +137,14 @@ def test_only_the_gateway_is_published(
 ) -> None:
     for config in (compose, cpu_override):
         ports = published_ports(config)
-        assert set(ports) <= {"gateway"}
+        assert set(ports) <= {"gateway", *MONITORING}
         for port in ports.get("gateway", []):
             assert str(port).endswith(":8000"), port
+    for name, inside in (("flower", 5555), ("prometheus", 9090)):  # the host's loopback only
+        (port,) = compose["services"][name]["ports"]
+        assert str(port).startswith("127.0.0.1:") and str(port).endswith(f":{inside}"), name
     assert "ports" not in compose["services"]["torchserve"]
-    assert compose["services"]["torchserve"].get("expose", []) in ([], ["8080"])
+    assert compose["services"]["torchserve"].get("expose", []) == ["8080", "8082"]  # not 8081
     for name in ("compose.yaml", "compose.cpu.yaml"):
         text = (DOCKER / name).read_text()
         for block in re.findall(r"^\s*ports:\n((?:\s*- .*\n)+)", text, re.MULTILINE):
@@ -186,7 +194,7 @@ def networks_of(service: dict[str, Any]) -> set[str]:
 
 def test_two_networks_and_the_backend_internal(compose: dict[str, Any]) -> None:
     networks, services = compose["networks"], compose["services"]
-    assert set(networks) == {"public", "backend"}
+    assert set(networks) == {"public", "backend", "monitoring"}
     assert not (networks["public"] or {}).get("internal")  # the published port needs a way out
     assert networks["backend"]["internal"] is True
     assert {name: networks_of(s) for name, s in services.items()} == {
@@ -194,6 +202,8 @@ def test_two_networks_and_the_backend_internal(compose: dict[str, Any]) -> None:
         "torchserve": {"backend"},
         "gateway": {"public", "backend"},
         "worker": {"backend"},
+        "flower": {"monitoring", "backend"},
+        "prometheus": {"monitoring", "backend"},
     }
 
 
@@ -202,7 +212,8 @@ def test_torchserve_has_no_management_port_and_its_metrics_stay_inside() -> None
     lines = properties.splitlines()
     assert f"management_address=unix:{MANAGEMENT_SOCKET}" in lines
     assert "inference_address=http://0.0.0.0:8080" in lines
-    assert "metrics_address=http://127.0.0.1:8082" in lines
+    # on the internal network for Prometheus, and published nowhere (the ports test)
+    assert "metrics_address=http://0.0.0.0:8082" in lines
     assert "grpc_management_address=127.0.0.1" in lines
     assert "disable_token_authorization=false" in lines
 
@@ -273,8 +284,10 @@ def test_builds_use_the_repository_root_and_take_their_base_as_an_argument(
         assert build["context"] == "..", name
         assert (ROOT / build["dockerfile"]).is_file(), name
         assert build["args"]["BASE_IMAGE"].startswith("${GANFOUNDRY_"), name
-        assert service["image"] == f"ganfoundry/{name}:${{GANFOUNDRY_TAG:-latest}}", name
-    for name in ("gateway", "torch", "redis"):
+        image = "gateway" if name == "flower" else name  # Flower runs the gateway's image
+        assert service["image"] == f"ganfoundry/{image}:${{GANFOUNDRY_TAG:-latest}}", name
+    assert compose["services"]["flower"]["build"] == compose["services"]["gateway"]["build"]
+    for name in ("gateway", "torch", "redis", "prometheus"):
         first = dockerfile(name)[0]
         assert first[0] == "ARG" and first[1].startswith("BASE_IMAGE="), name
     # the worker and TorchServe: two stages on one torch stage, so one copy of torch
@@ -334,7 +347,13 @@ def copied_sources(name: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("name", "target"),
-    [("gateway", ""), ("redis", ""), ("torch", "torchserve"), ("torch", "worker")],
+    [
+        ("gateway", ""),
+        ("redis", ""),
+        ("prometheus", ""),
+        ("torch", "torchserve"),
+        ("torch", "worker"),
+    ],
 )
 def test_images_run_as_a_user_and_their_ignore_file_lets_the_copies_through(
     name: str, target: str
@@ -360,7 +379,7 @@ def test_the_gateway_image_installs_no_torch() -> None:
     assert set(pins) == {
         "flask", "flask-openapi3", "flask-openapi3-swagger", "gunicorn", "gevent",
         "pydantic", "pydantic-settings", "redis", "celery[redis]", "flask-limiter",
-        "prometheus-client",
+        "prometheus-client", "flower",
     }  # fmt: skip
     assert any(instruction == "HEALTHCHECK" for instruction, _ in instructions)
     assert "gunicorn" in dict(instructions)["CMD"]
@@ -460,3 +479,37 @@ def test_the_worker_image_installs_the_locked_versions() -> None:
     lock = (ROOT / "requirements.lock").read_text()
     for pin in re.findall(r"^(torch(?:vision)?==\S+)", torch_pins, re.MULTILINE):
         assert pin in lock.splitlines(), pin
+
+
+def test_prometheus_scrapes_every_part_where_compose_serves_its_metrics(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    scrape = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    assert set(jobs) == {"gateway", "worker", "torchserve", "flower"}
+    assert jobs["gateway"]["static_configs"][0]["targets"] == ["gateway:8000"]
+    assert jobs["gateway"]["authorization"]["credentials_file"].startswith("/prometheus/secrets/")
+    assert (
+        services["gateway"]["environment"]["GANFOUNDRY_METRICS_KEYS"]
+        == (services["prometheus"]["environment"]["GANFOUNDRY_METRICS_KEY"])
+    )  # the key Prometheus sends is one the gateway takes
+    worker_port = services["worker"]["environment"]["GANFOUNDRY_WORKER_METRICS_PORT"]
+    assert jobs["worker"]["dns_sd_configs"][0] == {
+        "names": ["worker"], "type": "A", "port": int(worker_port)
+    }  # fmt: skip
+    assert services["worker"]["environment"]["GANFOUNDRY_WORKER_METRICS_BIND"] == "0.0.0.0"
+    assert jobs["torchserve"]["static_configs"][0]["targets"] == ["torchserve:8082"]
+    assert "8082" in services["torchserve"]["expose"]
+    assert jobs["flower"]["static_configs"][0]["targets"] == ["flower:5555"]
+    assert (
+        services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+        == (services["prometheus"]["environment"]["FLOWER_BASIC_AUTH"])
+    )
+    assert jobs["flower"]["basic_auth"]["password_file"].startswith("/prometheus/secrets/")
+
+
+def test_flower_runs_only_behind_its_basic_auth(compose: dict[str, Any]) -> None:
+    flower = compose["services"]["flower"]
+    assert flower["command"] == ["python", "-m", "services.flower"]  # refuses without auth
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "${GANFOUNDRY_FLOWER_AUTH:-}"
