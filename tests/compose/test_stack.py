@@ -243,8 +243,10 @@ def test_torchserves_management_cannot_be_reached_from_the_host(stack: ComposeSt
     hosts = [*addresses(stack, "torchserve"), "127.0.0.1"]
     assert reachable(addresses(stack, "torchserve")[0], 8080)  # the network itself is there
     for host in hosts:
-        for port in (8081, 7071, 8082):  # HTTP and gRPC management, metrics
+        for port in (8081, 7071):  # HTTP and gRPC management
             assert not reachable(host, port), f"{host}:{port}"
+    # the metrics API is on the internal network for Prometheus, and published nowhere
+    assert not reachable("127.0.0.1", 8082)
 
 
 def test_torchserves_management_cannot_be_reached_from_the_gateway(stack: ComposeStack) -> None:
@@ -258,7 +260,7 @@ def test_torchserves_management_cannot_be_reached_from_the_gateway(stack: Compos
         "print(open_(8080), open_(8081), open_(7071), open_(8082))\n"
     )
     out = stack.exec("gateway", "python", "-c", probe).stdout.split()
-    assert out == ["True", "False", "False", "False"], out
+    assert out == ["True", "False", "False", "True"], out  # 8082: metrics, for Prometheus
     found = stack.exec(
         "gateway",
         "sh",
