@@ -8,12 +8,14 @@ broker from GANFOUNDRY_REDIS_URL and listens on 5555.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from services.settings import PLACEHOLDER
 
 PORT = 5555
 MIN_PASSWORD = 12
+USER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # Prometheus's scrape config names it too
 
 
 def auth_problem(auth: str) -> str | None:
@@ -23,6 +25,8 @@ def auth_problem(auth: str) -> str | None:
         return "set GANFOUNDRY_FLOWER_AUTH to user:password in docker/.env"
     if "," in auth:
         return "one user:password only (Flower would read a comma as a second user)"
+    if not USER.match(user):
+        return "the user name may hold letters, digits and '_.-' only"
     if len(password) < MIN_PASSWORD or PLACEHOLDER.search(password):
         return f"the password needs {MIN_PASSWORD}+ characters and must not be a placeholder"
     return None

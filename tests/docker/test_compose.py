@@ -489,7 +489,7 @@ def test_prometheus_scrapes_every_part_where_compose_serves_its_metrics(
     jobs = {job["job_name"]: job for job in scrape}
     assert set(jobs) == {"gateway", "worker", "torchserve", "flower"}
     assert jobs["gateway"]["static_configs"][0]["targets"] == ["gateway:8000"]
-    assert jobs["gateway"]["authorization"]["credentials_file"].startswith("/prometheus/secrets/")
+    assert jobs["gateway"]["authorization"]["credentials_file"].startswith("/tmp/secrets/")
     assert (
         services["gateway"]["environment"]["GANFOUNDRY_METRICS_KEYS"]
         == (services["prometheus"]["environment"]["GANFOUNDRY_METRICS_KEY"])
@@ -506,7 +506,7 @@ def test_prometheus_scrapes_every_part_where_compose_serves_its_metrics(
         services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
         == (services["prometheus"]["environment"]["FLOWER_BASIC_AUTH"])
     )
-    assert jobs["flower"]["basic_auth"]["password_file"].startswith("/prometheus/secrets/")
+    assert jobs["flower"]["basic_auth"]["password_file"].startswith("/tmp/secrets/")
 
 
 def test_flower_runs_only_behind_its_basic_auth(compose: dict[str, Any]) -> None:

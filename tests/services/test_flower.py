@@ -16,6 +16,7 @@ from services.flower import auth_problem, main
         ("admin:short", "12+ characters"),
         ("admin:changeme-changeme", "placeholder"),
         ("admin:a-long-password-1,other:another-long-one", "one user:password"),
+        ("ad/min:a-long-password-1", "letters, digits"),
     ],
 )
 def test_weak_or_missing_auth_is_refused_with_what_to_change(auth: str, named: str) -> None:
