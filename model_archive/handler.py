@@ -65,8 +65,11 @@ class GeneratorHandler(BaseHandler):
         self.generator, self.meta = load_artifact(
             os.path.join(properties["model_dir"], ARTIFACT), self.device
         )
-        config = getattr(context, "model_yaml_config", None) or {}
-        self.max_images = int((config.get("handler") or {}).get("max_images", MAX_IMAGES))
+        config = (getattr(context, "model_yaml_config", None) or {}).get("handler") or {}
+        self.max_images = int(config.get("max_images", MAX_IMAGES))
+        threads = int(config.get("cpu_threads", 0))
+        if self.device.type == "cpu" and threads > 0:
+            torch.set_num_threads(threads)  # the whole backend process: it serves this model only
         self.num_classes = int(self.meta["num_classes"])
         self.initialized = True
         logger.info("loaded %s on %s", self.meta["family"], self.device)

@@ -22,7 +22,9 @@ def write_artifact(folder: Path, family_name: str, seed: int = 0) -> Path:
     return export_generator(folder / "generator.pt", generator, family, {}, {"model": family_name})
 
 
-def make_context(model_dir: Path, requests: int = 1, max_images: int = 64) -> Context:
+def make_context(
+    model_dir: Path, requests: int = 1, max_images: int = 64, **handler: int
+) -> Context:
     context = Context(
         model_name="digits",
         model_dir=str(model_dir),
@@ -31,7 +33,7 @@ def make_context(model_dir: Path, requests: int = 1, max_images: int = 64) -> Co
         gpu=None,
         mms_version="test",
         metrics=MagicMock(),
-        model_yaml_config={"handler": {"max_images": max_images}},
+        model_yaml_config={"handler": {"max_images": max_images, **handler}},
     )
     context.request_processor = [RequestProcessor({}) for _ in range(requests)]
     return context

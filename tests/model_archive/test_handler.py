@@ -121,3 +121,21 @@ def test_model_config_caps_n(serve, tmp_path) -> None:  # type: ignore[no-untype
     responses = handler.handle([{"body": {"n": 4}}, {"body": {"n": 5}}], context)
     assert status(context, 0) == 200 and status(context, 1) == 400
     assert "1-4" in json.loads(responses[1])["fields"]["n"]
+
+
+def test_a_cpu_worker_uses_the_threads_its_config_sets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from model_archive.handler import GeneratorHandler
+    from tests.model_archive.conftest import make_context, write_artifact
+
+    write_artifact(tmp_path / "threads", "mnist-gan")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        GeneratorHandler().initialize(make_context(tmp_path / "threads"))  # none set: untouched
+        assert torch.get_num_threads() == 2
+        GeneratorHandler().initialize(make_context(tmp_path / "threads", cpu_threads=1))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
