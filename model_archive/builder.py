@@ -43,6 +43,8 @@ class ModelConfig:
     max_workers: int = 1
     response_timeout_s: int = 60
     max_images: int = MAX_IMAGES  # the largest n one request may ask for (at most MAX_IMAGES)
+    # torch threads of a worker on the CPU; 0: by the generator's size (model_archive/handler.py)
+    cpu_threads: int = 0
 
     def to_yaml(self) -> str:
         return (
@@ -53,6 +55,7 @@ class ModelConfig:
             f"responseTimeout: {self.response_timeout_s}\n"
             "handler:\n"
             f"  max_images: {self.max_images}\n"
+            f"  cpu_threads: {self.cpu_threads}\n"
         )
 
 
@@ -136,12 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=ModelConfig.batch_size)
     parser.add_argument("--max-batch-delay-ms", type=int, default=ModelConfig.max_batch_delay_ms)
     parser.add_argument("--workers", type=int, default=ModelConfig.min_workers)
+    parser.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=ModelConfig.cpu_threads,
+        help="torch threads per worker on the CPU (0: one for a small generator, every core "
+        "for a large one)",
+    )
     args = parser.parse_args(argv)
     config = ModelConfig(
         batch_size=args.batch_size,
         max_batch_delay_ms=args.max_batch_delay_ms,
         min_workers=args.workers,
         max_workers=args.workers,
+        cpu_threads=args.cpu_threads,
     )
     try:
         path = build_archive(args.generator, args.name, args.version, args.out, config)

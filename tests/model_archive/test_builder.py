@@ -36,7 +36,7 @@ def test_archive_holds_handler_modules_weights_and_config(tmp_path: Path) -> Non
         "batchSize: 8" in yaml_text
         and "maxBatchDelay: 3" in yaml_text
         and "max_images: 32" in yaml_text
-        and "cpu_threads: 1" in yaml_text  # the default
+        and "cpu_threads: 0" in yaml_text  # the default: by the generator's size
     )
 
 

@@ -133,9 +133,18 @@ def test_a_cpu_worker_uses_the_threads_its_config_sets(tmp_path) -> None:  # typ
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        GeneratorHandler().initialize(make_context(tmp_path / "threads"))  # none set: untouched
-        assert torch.get_num_threads() == 2
-        GeneratorHandler().initialize(make_context(tmp_path / "threads", cpu_threads=1))
-        assert torch.get_num_threads() == 1
+        GeneratorHandler().initialize(make_context(tmp_path / "threads", cpu_threads=3))
+        assert torch.get_num_threads() == 3
+        GeneratorHandler().initialize(make_context(tmp_path / "threads", cpu_threads=0))
+        assert torch.get_num_threads() == 1  # small: one thread
     finally:
         torch.set_num_threads(before)
+
+
+def test_threads_by_size_one_for_digits_every_core_for_faces() -> None:
+    from model_archive.handler import cpu_threads
+    from workers.engine.families import get_family
+
+    assert cpu_threads(0, get_family("mnist-cgan").build_generator()) == 1
+    assert cpu_threads(0, get_family("celeba-dcgan").build_generator()) is None
+    assert cpu_threads(4, get_family("celeba-dcgan").build_generator()) == 4
