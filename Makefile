@@ -7,7 +7,7 @@ SPEC ?= examples/mnist-cgan.json
 RUN ?= runs/local
 DEMO_OUT ?= runs/demo/digits.png
 
-.PHONY: help demo up down status setup lock test lint bench train dry-run worker gateway setup-containers compose-test bench-compose docker-build docker-up docker-up-cpu docker-down docker-logs clean
+.PHONY: help demo up down status setup lock test lint bench evaluator train dry-run worker gateway setup-containers compose-test bench-compose docker-build docker-up docker-up-cpu docker-down docker-logs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/celeba_train.py
 	$(BIN)/python bench/recovery.py
 	$(BIN)/python bench/serving_recovery.py
+
+evaluator: setup ## Train the shipped judge of digits again (MNIST=<torchvision MNIST folder> adds it)
+	$(BIN)/python -m workers.engine.evaluator $(if $(MNIST),--mnist $(MNIST))
 
 train: setup ## Train SPEC (a job spec file) locally into RUN
 	$(BIN)/ganfoundry-train run $(SPEC) --out $(RUN)

@@ -48,13 +48,20 @@ def test_frechet_distance_matches_the_closed_form() -> None:
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_evaluator_is_trained_once_and_cached(mnist_sample, evaluator_cache) -> None:  # type: ignore[no-untyped-def]
+def test_without_the_shipped_file_an_evaluator_is_trained_once_and_cached(
+    mnist_sample, evaluator_cache, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from workers.engine import evaluator as module
     from workers.engine.datasets import Dataset
 
+    monkeypatch.setattr(module, "SHIPPED", tmp_path / "missing.pt")
+    monkeypatch.setattr(module, "EPOCHS", 5)
     train, test = mnist_sample
-    dataset = Dataset("builtin:mnist-sample", "builtin:mnist-sample:v1", train, test, 10)
+    dataset = Dataset(
+        "builtin:mnist-sample", "small-sample-for-the-cache", train.head(800), test, 10
+    )
     first = get_evaluator(dataset)
-    assert first.test_accuracy >= 0.95  # better than notebook 13's CNN on this small sample
+    assert first.test_accuracy >= 0.8  # five short epochs: far above chance, no more
     assert list(evaluator_cache.glob("evaluator-*.pt"))
     again = get_evaluator(dataset)
     assert again.test_accuracy == first.test_accuracy
