@@ -105,6 +105,14 @@ class TrainingSpec(_Strict):
     preflight: bool = Field(
         default=True, description="Run the book's checks (D alone, G's output) first."
     )
+    ema_decay: float | None = Field(
+        default=None,
+        ge=0.0,
+        lt=1.0,
+        description="Keep an exponential moving average of the generator's weights with this "
+        "decay per step; the average is what is evaluated, drawn, exported and served. 0: off. "
+        "Default: 0.999 in batched mode, off in book mode (the book has none).",
+    )
     time_limit_s: int | None = Field(
         default=None,
         ge=60,

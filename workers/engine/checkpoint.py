@@ -16,6 +16,7 @@ import torch
 
 from workers.engine.history import LossHistory
 from workers.engine.steps import GanParts
+from workers.spec import JobSpec
 
 CHECKPOINT_FORMAT = 2
 READABLE_FORMATS = (1, 2)
@@ -40,6 +41,8 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "step": step,
         "generator": parts.generator.state_dict(),
+        "ema": None if parts.ema is None else parts.ema.state_dict(),
+        "ema_updates": parts.ema_updates,
         "discriminator": parts.discriminator.state_dict(),
         "g_optimizer": parts.g_optimizer.state_dict(),
         "d_optimizer": parts.d_optimizer.state_dict(),
@@ -92,7 +95,7 @@ def _read_payload(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot be loaded ({error})") from None
     if payload.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"{path}: unknown checkpoint format {payload.get('format')!r}")
-    if payload["spec"] != spec:
+    if payload["spec"] != spec and _with_defaults(payload["spec"]) != spec:
         raise CheckpointError(
             f"{path}: this run folder holds a checkpoint of a different job spec; "
             "use a new output folder or the same spec"
@@ -100,8 +103,19 @@ def _read_payload(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _with_defaults(saved: dict[str, Any]) -> dict[str, Any] | None:
+    """A spec saved before a field was added, with that field's default: the same job."""
+    try:
+        return JobSpec.model_validate(saved).model_dump(mode="json")
+    except ValueError:
+        return None
+
+
 def _restore(parts: GanParts, payload: dict[str, Any]) -> None:
     parts.generator.load_state_dict(payload["generator"])
+    if parts.ema is not None:  # a checkpoint from before averages: the average starts at G
+        parts.ema.load_state_dict(payload.get("ema") or payload["generator"])
+        parts.ema_updates = int(payload.get("ema_updates", 0))
     parts.discriminator.load_state_dict(payload["discriminator"])
     parts.g_optimizer.load_state_dict(payload["g_optimizer"])
     parts.d_optimizer.load_state_dict(payload["d_optimizer"])

@@ -74,7 +74,7 @@ def run_job(
     evaluator = None
     if with_evaluation and family.digits and not dry_run:
         evaluator = get_evaluator(result.dataset)
-    generator = result.parts.generator.eval()
+    generator = result.parts.final_generator.eval()
     metrics = evaluate(generator, family, result.history, result.dataset, evaluator)
     metrics["training"] = {
         "steps": result.steps,
@@ -101,10 +101,11 @@ def write_outputs(
     }
     paths["history"].write_text(loss_series(result.history, family))
     loss_plot(result.history, family.ideal_loss, family.loss.upper(), paths["loss_plot"])
-    sample_grid(result.parts.generator, family, paths["samples"])
+    generator = result.parts.final_generator.eval()
+    sample_grid(generator, family, paths["samples"])
     paths["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
     spec_dict = spec.model_dump(mode="json")
-    export_generator(paths["generator"], result.parts.generator, family, metrics, spec_dict)
+    export_generator(paths["generator"], generator, family, metrics, spec_dict)
     return {name: str(path) for name, path in paths.items()}
 
 

@@ -29,6 +29,7 @@ class Plan:
     checkpoint_every: int
     record_every: int
     runtime: Runtime
+    ema_decay: float = 0.0  # 0: no moving average of G
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class Plan:
             "optimizer": asdict(self.optimizer),
             "seed": self.seed,
             "checkpoint_every": self.checkpoint_every,
+            "ema_decay": self.ema_decay,
             "device": str(self.runtime.device),
             "precision": self.runtime.precision,
             "torch_threads": torch.get_num_threads(),
@@ -83,4 +85,15 @@ def make_plan(spec: JobSpec, train_size: int) -> Plan:
         checkpoint_every=training.checkpoint_every or max(100, total // 20),
         record_every=10 if book else 1,
         runtime=choose_runtime(training.device, training.precision, training.mode),
+        ema_decay=_ema_decay(training.ema_decay, book),
     )
+
+
+BATCHED_EMA_DECAY = 0.999
+
+
+def _ema_decay(asked: float | None, book: bool) -> float:
+    """The spec's, or the default: none in book mode (the book's recipe), 0.999 batched."""
+    if asked is not None:
+        return asked
+    return 0.0 if book else BATCHED_EMA_DECAY

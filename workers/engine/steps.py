@@ -25,6 +25,15 @@ class GanParts:
     runtime: Runtime
     noise: torch.Generator
     loss_fn: nn.Module
+    # a moving average of the generator's weights (None: off), and how many updates it had
+    ema: nn.Module | None = None
+    ema_decay: float = 0.0
+    ema_updates: int = 0
+
+    @property
+    def final_generator(self) -> nn.Module:
+        """What is evaluated, drawn and exported: the moving average where there is one."""
+        return self.ema if self.ema is not None else self.generator
 
 
 @dataclass
@@ -62,6 +71,21 @@ def _optimise(parts: GanParts, optimizer: torch.optim.Optimizer, loss: torch.Ten
     parts.scaler.update()
 
 
+def update_ema(parts: GanParts) -> None:
+    """Move the average toward G after G's step. Early on it follows G closely (the decay warms
+    up as (1 + n) / (10 + n)), so the average never holds much of the random start."""
+    if parts.ema is None:
+        return
+    parts.ema_updates += 1
+    decay = min(parts.ema_decay, (1 + parts.ema_updates) / (10 + parts.ema_updates))
+    with torch.no_grad():
+        averaged: list[torch.Tensor] = list(parts.ema.parameters())
+        current: list[torch.Tensor] = list(parts.generator.parameters())
+        torch._foreach_lerp_(averaged, current, 1.0 - decay)
+        for kept, live in zip(parts.ema.buffers(), parts.generator.buffers(), strict=True):
+            kept.copy_(live)  # BatchNorm's running statistics: G's own
+
+
 def _loss(parts: GanParts, output: torch.Tensor, target: float) -> torch.Tensor:
     # Outside autocast and in fp32: BCE is not autocast-safe, and the loss needs the precision.
     output = output.float()
@@ -94,6 +118,7 @@ def book_step(
         d_on_g = d(g(sample_latent(parts, 1), g_label), g_label)
     loss = _loss(parts, d_on_g, 1.0)
     _optimise(parts, parts.g_optimizer, loss)  # only G's optimiser steps, as in the book
+    update_ema(parts)
     history.record_g(loss)
     return StepStats(d_real.detach().mean(), d_fake.detach().mean())
 
@@ -144,6 +169,7 @@ def generator_step(
         _optimise(parts, parts.g_optimizer, loss)
     finally:
         parts.discriminator.requires_grad_(True)
+    update_ema(parts)
     history.record_g(loss)
 
 

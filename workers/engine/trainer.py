@@ -7,6 +7,7 @@ The plan (the spec with its defaults resolved) lives in ``workers.engine.plan``.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -77,6 +78,9 @@ def build_parts(plan: Plan) -> GanParts:
         generator = generator.to(memory_format=torch.channels_last)
         discriminator = discriminator.to(memory_format=torch.channels_last)
     noise = torch.Generator().manual_seed(plan.seed)  # on the CPU: see sample_latent
+    ema = None
+    if plan.ema_decay > 0:
+        ema = copy.deepcopy(generator).eval().requires_grad_(False)
     return GanParts(
         family=plan.family,
         generator=generator,
@@ -87,6 +91,8 @@ def build_parts(plan: Plan) -> GanParts:
         runtime=plan.runtime,
         noise=noise,
         loss_fn=plan.family.loss_fn(),
+        ema=ema,
+        ema_decay=plan.ema_decay,
     )
 
 
@@ -259,7 +265,7 @@ class _Live:
         return first or (epoch_end and since >= LIVE_MIN_S) or since >= LIVE_MAX_S
 
     def call(self, done: int) -> None:
-        self.fn(done, self.session.history, self.session.parts.generator)
+        self.fn(done, self.session.history, self.session.parts.final_generator)
         self.last = time.perf_counter()
 
 

@@ -74,12 +74,14 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) -> N
     again = train(spec, tmp_path / "split")
     assert again.resumed_from == 40 and again.history.d_loss == whole.history.d_loss
     assert again.history.g_loss == whole.history.g_loss
-    for (name, a), (_, b) in zip(
-        whole.parts.generator.state_dict().items(),
-        second.parts.generator.state_dict().items(),
-        strict=True,
-    ):
-        assert torch.equal(a, b), name
+    for network in ("generator", "ema"):  # the moving average resumes to the bit too
+        for (name, a), (_, b) in zip(
+            getattr(whole.parts, network).state_dict().items(),
+            getattr(second.parts, network).state_dict().items(),
+            strict=True,
+        ):
+            assert torch.equal(a, b), (network, name)
+    assert second.parts.ema_updates == whole.parts.ema_updates == 40
 
 
 def test_a_finished_run_resumes_to_nothing(tmp_path: Path) -> None:
@@ -140,6 +142,55 @@ def test_plan_is_written_beside_the_outputs(tmp_path: Path) -> None:
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["precision"] == "fp32" and plan["device"] == "cpu" and plan["total_steps"] == 1
     assert json.loads((tmp_path / "spec.json").read_text())["model"] == "mnist-cgan"
+
+
+def test_the_moving_average_is_on_in_batched_mode_and_off_in_the_books(tmp_path: Path) -> None:
+    batched = JobSpec.model_validate(SMALL_CGAN)
+    assert make_plan(batched, 512).ema_decay == 0.999
+    book = JobSpec.model_validate({"model": "mnist-cgan", "training": {"mode": "book"}})
+    assert make_plan(book, 512).ema_decay == 0.0 and build_parts(make_plan(book, 512)).ema is None
+    off = JobSpec.model_validate(SMALL_CGAN | {"training": {"ema_decay": 0}})
+    assert build_parts(make_plan(off, 512)).ema is None
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"max_steps": 3, "ema_decay": 0.9}})
+    result = train(spec, tmp_path)
+    parts = result.parts
+    assert parts.final_generator is parts.ema and parts.ema_updates == 3
+    assert json.loads((tmp_path / "plan.json").read_text())["ema_decay"] == 0.9
+    assert not any(averaged.requires_grad for averaged in parts.ema.parameters())
+    moved = [
+        not torch.equal(a, g)
+        for a, g in zip(parts.ema.parameters(), parts.generator.parameters(), strict=True)
+    ]
+    assert any(moved)  # an average of three steps, not G itself
+
+
+def test_the_average_follows_the_generator_between_its_old_and_new_weights() -> None:
+    from workers.engine.steps import update_ema
+
+    spec = JobSpec.model_validate(SMALL_CGAN | {"training": {"ema_decay": 0.5}})
+    parts = build_parts(make_plan(spec, 512))
+    assert parts.ema is not None
+    before = [p.clone() for p in parts.ema.parameters()]
+    with torch.no_grad():
+        for parameter in parts.generator.parameters():
+            parameter.add_(1.0)
+    update_ema(parts)  # first update: decay min(0.5, 2/11) = 2/11, the warm-up's
+    for old, averaged in zip(before, parts.ema.parameters(), strict=True):
+        assert torch.allclose(averaged, old + 9 / 11, atol=1e-6)
+
+
+def test_a_checkpoint_from_before_the_average_resumes(tmp_path: Path) -> None:
+    spec = JobSpec.model_validate(SMALL_CGAN)
+    stops = iter([False] * 12 + [True])
+    train(spec, tmp_path, should_stop=lambda: next(stops))
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    assert path is not None
+    payload = torch.load(path, weights_only=True)
+    del payload["ema"], payload["ema_updates"], payload["spec"]["training"]["ema_decay"]
+    torch.save(payload, path)  # as the worker before this version wrote it
+    resumed = train(spec, tmp_path)
+    assert resumed.status == "completed" and resumed.resumed_from == 12
+    assert resumed.parts.ema_updates == resumed.steps - 12  # the average started at G
 
 
 def test_book_mode_refuses_a_batch_size(tmp_path: Path) -> None:
