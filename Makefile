@@ -50,7 +50,7 @@ lint: setup ## ruff, mypy, the compose files against the compose-spec schema, ha
 
 bench: setup ## Run the benchmarks (figures on the last line of each)
 	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/time_to_quality.py
+	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/serve_latency.py
 	$(BIN)/python bench/job_latency.py
 	$(BIN)/python bench/gateway_overhead.py

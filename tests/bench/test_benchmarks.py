@@ -73,13 +73,17 @@ RUNS = {  # script: (tiny arguments, the keys its issue asked for and more)
         ["--models", "1"],
         ["recover_all_s", "non_503_errors"],
     ),
-    "time_to_quality.py": (
-        ["--book-budget", "1", "--epochs", "1", "--every", "1"],
+    "quality.py": (
+        ["--book-budget", "1", "--budget", "5", "--epochs", "1", "--every", "1"],
         [
-            "cgan_seconds_to_95",
-            "gan_seconds_to_full_coverage",
-            "cgan_final_accuracy",
-            "gan_final_entropy",
+            "cgan_accuracy",
+            "cgan_worst_class",
+            "cgan_s_to_98",
+            "book_cgan_accuracy",
+            "gan_covered",
+            "gan_entropy",
+            "book_gan_entropy",
+            "evaluator_real_accuracy",
         ],
     ),
 }
