@@ -23,6 +23,7 @@ Family = Literal[
 ]
 MNIST_FAMILIES: tuple[str, ...] = ("mnist-gan-v1", "mnist-gan", "mnist-cgan")
 FACE_FAMILIES: tuple[str, ...] = ("celeba-gan", "celeba-dcgan", "celeba-dcgan-gelu")
+CONDITIONAL_FAMILIES: tuple[str, ...] = ("mnist-cgan",)
 FAMILIES: tuple[str, ...] = ("pattern-1010", *MNIST_FAMILIES, *FACE_FAMILIES)
 
 BUILTIN_SOURCES: tuple[str, ...] = (
@@ -105,6 +106,13 @@ class TrainingSpec(_Strict):
     preflight: bool = Field(
         default=True, description="Run the book's checks (D alone, G's output) first."
     )
+    label_input: Literal["concat", "projection"] | None = Field(
+        default=None,
+        description="How a conditional discriminator sees the label: 'concat', the book's "
+        "one-hot beside the image (notebook 16), or 'projection', an embedding of the label "
+        "multiplied with D's features (a projection discriminator). Default: 'projection' in "
+        "batched mode, 'concat' in book mode. Conditional models only.",
+    )
     ema_decay: float | None = Field(
         default=None,
         ge=0.0,
@@ -145,6 +153,15 @@ class JobSpec(_Strict):
         pattern=SERVE_NAME_PATTERN,
         description="Name to serve the generator under (lower case, digits, '-').",
     )
+
+    @model_validator(mode="after")
+    def _projection_needs_labels(self) -> JobSpec:
+        if self.training.label_input is not None and self.model not in CONDITIONAL_FAMILIES:
+            raise ValueError(
+                f"training.label_input is for conditional models ({', '.join(CONDITIONAL_FAMILIES)})"
+                f"; '{self.model}' has no labels: leave it out"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dataset_fits_model(self) -> JobSpec:

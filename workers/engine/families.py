@@ -76,7 +76,10 @@ class Family:
     def build_generator(self) -> nn.Module:
         return build(self.generator_class, self.generator_kwargs)
 
-    def build_discriminator(self) -> nn.Module:
+    def build_discriminator(self, label_input: str = "concat") -> nn.Module:
+        """The book's D; ``label_input`` 'projection': the label projected on D's features."""
+        if label_input == "projection":
+            return build("ProjectionMLPDiscriminator", self.discriminator_kwargs)
         return build(self.discriminator_class, self.discriminator_kwargs)
 
     def loss_fn(self) -> nn.Module:

@@ -109,6 +109,43 @@ class MLPDiscriminator(nn.Module):
         return self.model(_with_label(flat, labels, self.num_classes))  # (B, 1)
 
 
+class ProjectionMLPDiscriminator(nn.Module):
+    """The book's MLP D with the label projected instead of concatenated (Miyato and Koyama's
+    projection discriminator): score = w·h + embed(label)·h on D's features h, then Sigmoid.
+
+    Same constructor as ``MLPDiscriminator``; it needs ``num_classes``.
+    """
+
+    def __init__(
+        self,
+        input_shape: list[int],
+        hidden: int,
+        activation: str = "leaky_relu",
+        slope: float = 0.02,
+        layer_norm: bool = True,
+        num_classes: int = 0,
+    ) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError("a projection discriminator is for conditional models")
+        self.num_classes = num_classes
+        in_features = math.prod(input_shape)
+        self.features = nn.Sequential(
+            *_hidden_block(in_features, hidden, activation, slope, layer_norm)
+        )
+        self.score = nn.Linear(hidden, 1)
+        self.embed = nn.Embedding(num_classes, hidden)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # starts as the unconditional D
+        self.sigmoid = ScoreSigmoid()
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is None:
+            raise ValueError(f"this network is conditional: pass labels in [0, {self.num_classes})")
+        features = self.features(x.reshape(x.shape[0], -1))  # (B, hidden)
+        projected = (self.embed(labels.long()) * features).sum(1, keepdim=True)  # (B, 1)
+        return self.sigmoid(self.score(features) + projected)  # (B, 1)
+
+
 def _with_label(x: torch.Tensor, labels: torch.Tensor | None, num_classes: int) -> torch.Tensor:
     """Append a one-hot label to each row when the network is conditional."""
     if num_classes == 0:
@@ -187,6 +224,7 @@ class ConvGenerator(nn.Module):
 NETWORKS: dict[str, type[nn.Module]] = {
     "MLPGenerator": MLPGenerator,
     "MLPDiscriminator": MLPDiscriminator,
+    "ProjectionMLPDiscriminator": ProjectionMLPDiscriminator,
     "ConvGenerator": ConvGenerator,
     "ConvDiscriminator": ConvDiscriminator,
 }

@@ -30,6 +30,7 @@ class Plan:
     record_every: int
     runtime: Runtime
     ema_decay: float = 0.0  # 0: no moving average of G
+    label_input: str = "concat"  # how a conditional D sees the label
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class Plan:
             "seed": self.seed,
             "checkpoint_every": self.checkpoint_every,
             "ema_decay": self.ema_decay,
+            "label_input": self.label_input if self.family.num_classes else None,
             "device": str(self.runtime.device),
             "precision": self.runtime.precision,
             "torch_threads": torch.get_num_threads(),
@@ -86,6 +88,7 @@ def make_plan(spec: JobSpec, train_size: int) -> Plan:
         record_every=10 if book else 1,
         runtime=choose_runtime(training.device, training.precision, training.mode),
         ema_decay=_ema_decay(training.ema_decay, book),
+        label_input=training.label_input or ("concat" if book else "projection"),
     )
 
 

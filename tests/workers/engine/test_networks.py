@@ -91,6 +91,23 @@ def test_book_classifiers(build, params: int) -> None:  # type: ignore[no-untype
     assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
 
 
+def test_the_projection_discriminator_scores_each_image_with_its_label() -> None:
+    family = get_family("mnist-cgan")
+    projection = family.build_discriminator("projection").eval()
+    images, labels = torch.rand(5, 1, 28, 28), torch.tensor([0, 1, 2, 3, 9])
+    scores = projection(images, labels)
+    assert scores.shape == (5, 1) and bool(((scores > 0) & (scores < 1)).all())
+    with torch.no_grad():
+        projection.embed.weight[3] += 1.0  # the label changes the score through its embedding
+    changed = projection(images, labels)
+    assert torch.equal(changed[[0, 1, 2, 4]], scores[[0, 1, 2, 4]])
+    assert not torch.equal(changed[3], scores[3])
+    with pytest.raises(ValueError, match="pass labels"):
+        projection(images)
+    with pytest.raises(ValueError, match="conditional models"):
+        get_family("mnist-gan").build_discriminator("projection")
+
+
 def test_evaluator_features_and_logits() -> None:
     model = EvaluatorCNN().eval()
     images = torch.rand(4, 1, 28, 28)

@@ -193,6 +193,22 @@ def test_a_checkpoint_from_before_the_average_resumes(tmp_path: Path) -> None:
     assert resumed.parts.ema_updates == resumed.steps - 12  # the average started at G
 
 
+def test_a_conditional_d_projects_its_label_in_batched_mode_and_concatenates_in_the_books() -> None:
+    batched = make_plan(JobSpec.model_validate(SMALL_CGAN), 512)
+    assert batched.label_input == "projection" and batched.describe()["label_input"] == "projection"
+    assert type(build_parts(batched).discriminator).__name__ == "ProjectionMLPDiscriminator"
+    book = make_plan(
+        JobSpec.model_validate({"model": "mnist-cgan", "training": {"mode": "book"}}), 9
+    )
+    assert type(build_parts(book).discriminator).__name__ == "MLPDiscriminator"
+    asked = JobSpec.model_validate(SMALL_CGAN | {"training": {"label_input": "concat"}})
+    assert type(build_parts(make_plan(asked, 512)).discriminator).__name__ == "MLPDiscriminator"
+    unconditional = make_plan(JobSpec.model_validate({"model": "mnist-gan"}), 512)
+    assert unconditional.describe()["label_input"] is None
+    with pytest.raises(ValueError, match="conditional models"):
+        JobSpec.model_validate({"model": "mnist-gan", "training": {"label_input": "projection"}})
+
+
 def test_book_mode_refuses_a_batch_size(tmp_path: Path) -> None:
     # refused by the spec itself or, failing that, by the plan (a ValidationError is a ValueError)
     with pytest.raises(ValueError, match="book mode"):
