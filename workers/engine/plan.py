@@ -88,11 +88,19 @@ def make_plan(spec: JobSpec, train_size: int) -> Plan:
         record_every=10 if book else 1,
         runtime=choose_runtime(training.device, training.precision, training.mode),
         ema_decay=_ema_decay(training.ema_decay, book),
-        label_input=training.label_input or ("concat" if book else "projection"),
+        label_input=_label_input(training.label_input, book, family),
     )
 
 
 BATCHED_EMA_DECAY = 0.999
+
+
+def _label_input(asked: str | None, book: bool, family: Family) -> str:
+    """The spec's, or the default: the book's one-hot in book mode (and for a model without
+    labels), a projection batched."""
+    if asked is not None:
+        return asked
+    return "concat" if book or not family.num_classes else "projection"
 
 
 def _ema_decay(asked: float | None, book: bool) -> float:

@@ -73,8 +73,7 @@ def build_parts(plan: Plan) -> GanParts:
     torch.manual_seed(plan.seed)
     device = plan.runtime.device
     generator = plan.family.build_generator().to(device)
-    label_input = plan.label_input if plan.family.num_classes else "concat"
-    discriminator = plan.family.build_discriminator(label_input).to(device)
+    discriminator = plan.family.build_discriminator(plan.label_input).to(device)
     if plan.family.conv:  # channels-last suits convolutions on both oneDNN and cuDNN
         generator = generator.to(memory_format=torch.channels_last)
         discriminator = discriminator.to(memory_format=torch.channels_last)
